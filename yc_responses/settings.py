@@ -1,0 +1,46 @@
+"""Settings read from ``YC_*`` environment variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_BASE_URL", "YandexSettings"]
+
+DEFAULT_BASE_URL = "https://ai.api.cloud.yandex.net/v1"
+
+
+class YandexSettings(BaseSettings):
+    """Connection settings for Yandex AI Studio.
+
+    Every field is read from a variable with the ``YC_`` prefix (``YC_API_KEY``,
+    ``YC_IAM_TOKEN``, ``YC_FOLDER_ID``, ``YC_BASE_URL``), first from the
+    environment, then from a ``.env`` file in the working directory. Values
+    passed to the constructor win over both::
+
+        settings = YandexSettings()                      # environment, then .env
+        settings = YandexSettings(folder_id="b1g...")    # explicit value wins
+        settings = YandexSettings(_env_file="prod.env")  # another file
+
+    Secrets are :class:`~pydantic.SecretStr`: they print as ``'**********'``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="YC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    api_key: SecretStr | None = None
+    """An API key of a service account (``YC_API_KEY``)."""
+
+    iam_token: SecretStr | None = None
+    """A short-lived IAM token (``YC_IAM_TOKEN``); give either this or an API key."""
+
+    folder_id: str | None = None
+    """The folder the requests are billed to (``YC_FOLDER_ID``)."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """The OpenAI-compatible endpoint (``YC_BASE_URL``)."""
