@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+_YC_AND_OPENAI_VARIABLES = (
+    "YC_API_KEY",
+    "YC_IAM_TOKEN",
+    "YC_FOLDER_ID",
+    "YC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_ADMIN_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_ORG_ID",
+    "OPENAI_CUSTOM_HEADERS",
+    "OPENAI_WEBHOOK_SECRET",
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Each test starts with no YC_*/OPENAI_* variables and no .env in the working directory."""
+    for name in _YC_AND_OPENAI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
