@@ -642,6 +642,21 @@ def test_stream_wait_falls_back_to_polling(
     assert server.count("GET", stream=False) == 2
 
 
+def test_a_silent_stream_is_resumed_without_counting_as_a_fault(
+    bg: Background, server: FakeServer
+) -> None:
+    server.streams = deque(
+        [
+            [event("response.queued", 1, "queued"), httpx2.ReadTimeout("silence")],
+            [httpx2.ReadTimeout("more silence")],
+            [event("response.completed", 2, "completed")],
+        ]
+    )
+    result = bg.attach(RUN_ID).wait(strategy="stream", policy=PollPolicy(max_outage=0))
+    assert isinstance(result, Completed)
+    assert server.count("GET", stream=True) == 3
+
+
 def test_stream_wait_times_out_on_a_silent_run(
     bg: Background, server: FakeServer, clock: FakeClock
 ) -> None:

@@ -437,6 +437,8 @@ class BackgroundRun:
                                 if result is not None:
                                     return result
                             loop.check_deadline(now=background._clock())
+                    except openai.APITimeoutError:
+                        pass  # a silent stream is not a fault: listen again from ``after``
                     except (openai.APIConnectionError, openai.APIStatusError) as exc:
                         now, wall = background._clock(), background._wall_clock()
                         if not loop.fault(exc, now=now, wall_time=wall):
@@ -656,6 +658,8 @@ class AsyncBackgroundRun:
                                 if result is not None:
                                     return result
                             loop.check_deadline(now=background._clock())
+                    except openai.APITimeoutError:
+                        pass  # a silent stream is not a fault: listen again from ``after``
                     except (openai.APIConnectionError, openai.APIStatusError) as exc:
                         now, wall = background._clock(), background._wall_clock()
                         if not loop.fault(exc, now=now, wall_time=wall):
