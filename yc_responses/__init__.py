@@ -6,21 +6,77 @@
 
     client = YandexOpenAI()  # YC_API_KEY / YC_IAM_TOKEN and YC_FOLDER_ID
     print(client.responses.create(model="yandexgpt", input="Hi!").output_text)
+
+    # a long generation in the background: waits well, returns a typed result
+    print(client.background.run(model="yandexgpt", input="Summarise ...").unwrap())
 """
 
+from .background import (
+    AsyncBackground,
+    AsyncBackgroundRun,
+    Background,
+    BackgroundRun,
+    StatusCallback,
+    WaitStrategy,
+    background,
+)
 from .client import AsyncYandexOpenAI, YandexOpenAI
-from .errors import ConfigurationError, YCResponsesError
+from .errors import (
+    AmbiguousSubmissionError,
+    ConfigurationError,
+    RunCancelledError,
+    RunFailedError,
+    RunIncompleteError,
+    RunNotCompletedError,
+    RunTimeoutError,
+    UnexpectedStatusError,
+    YCResponsesError,
+)
+from .polling import PollPolicy
+from .results import (
+    AnyRunResult,
+    Cancelled,
+    Completed,
+    ErrorDetails,
+    Failed,
+    Incomplete,
+    RunResult,
+)
 from .settings import DEFAULT_BASE_URL, YandexSettings
+from .status import RunStatus
 from .uris import ModelURI, model_uri, parse_model_uri
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AmbiguousSubmissionError",
+    "AnyRunResult",
+    "AsyncBackground",
+    "AsyncBackgroundRun",
     "AsyncYandexOpenAI",
+    "Background",
+    "BackgroundRun",
+    "Cancelled",
+    "Completed",
     "ConfigurationError",
+    "ErrorDetails",
+    "Failed",
+    "Incomplete",
     "ModelURI",
+    "PollPolicy",
+    "RunCancelledError",
+    "RunFailedError",
+    "RunIncompleteError",
+    "RunNotCompletedError",
+    "RunResult",
+    "RunStatus",
+    "RunTimeoutError",
+    "StatusCallback",
+    "UnexpectedStatusError",
+    "WaitStrategy",
     "YCResponsesError",
     "YandexOpenAI",
     "YandexSettings",
+    "background",
     "model_uri",
     "parse_model_uri",
 ]

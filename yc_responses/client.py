@@ -15,7 +15,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx2
 import openai
@@ -26,6 +27,9 @@ from typing_extensions import Self, override
 from .errors import ConfigurationError
 from .settings import YandexSettings
 from .uris import ModelKind, model_uri
+
+if TYPE_CHECKING:
+    from .background import AsyncBackground, Background
 
 __all__ = ["AsyncYandexOpenAI", "YandexOpenAI"]
 
@@ -328,6 +332,13 @@ class YandexOpenAI(openai.OpenAI):
         """
         return model_uri(name, self.folder_id, kind=kind)
 
+    @cached_property
+    def background(self) -> Background:
+        """Background responses: ``client.background.run(model="yandexgpt", input=...)``."""
+        from .background import Background
+
+        return Background(self)
+
     @override
     def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         _expand_model(options, self.folder_id)
@@ -434,6 +445,13 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
     def model_uri(self, name: str, *, kind: ModelKind | None = None) -> str:
         """The full URI of ``name`` in this client's folder (see :meth:`YandexOpenAI.model_uri`)."""
         return model_uri(name, self.folder_id, kind=kind)
+
+    @cached_property
+    def background(self) -> AsyncBackground:
+        """Background responses: ``await client.background.run(model="yandexgpt", input=...)``."""
+        from .background import AsyncBackground
+
+        return AsyncBackground(self)
 
     @override
     async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:

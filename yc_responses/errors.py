@@ -8,9 +8,24 @@ decides.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import openai
 
-__all__ = ["ConfigurationError", "YCResponsesError"]
+if TYPE_CHECKING:
+    from .status import RunStatus
+
+__all__ = [
+    "AmbiguousSubmissionError",
+    "ConfigurationError",
+    "RunCancelledError",
+    "RunFailedError",
+    "RunIncompleteError",
+    "RunNotCompletedError",
+    "RunTimeoutError",
+    "UnexpectedStatusError",
+    "YCResponsesError",
+]
 
 
 class YCResponsesError(openai.OpenAIError):
@@ -22,3 +37,111 @@ class ConfigurationError(YCResponsesError, ValueError):
 
     The message names what to pass or which ``YC_*`` variable to set.
     """
+
+
+class RunNotCompletedError(YCResponsesError):
+    """``result.unwrap()`` on a run that finished without completing.
+
+    ``response_id`` names the run and ``result`` is the full typed result.
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self.response_id: str = result.response_id
+        self.status: RunStatus = result.status
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        return f"run {self.response_id} finished as {self.status.value}"
+
+
+class RunFailedError(RunNotCompletedError):
+    """The run failed; ``error`` holds the server's ``code`` and ``message``."""
+
+    def __init__(self, result: Any) -> None:
+        self.error = result.error
+        super().__init__(result)
+
+    def _describe(self) -> str:
+        return f"run {self.response_id} failed: {self.error}"
+
+
+class RunCancelledError(RunNotCompletedError):
+    """The run was cancelled before it finished."""
+
+    def _describe(self) -> str:
+        return f"run {self.response_id} was cancelled"
+
+
+class RunIncompleteError(RunNotCompletedError):
+    """The run stopped early; ``reason`` says why, the partial text is on ``result``."""
+
+    def __init__(self, result: Any) -> None:
+        self.reason: str = result.reason
+        super().__init__(result)
+
+    def _describe(self) -> str:
+        hint = ""
+        if self.reason == "max_output_tokens":
+            hint = " (raise max_output_tokens to get the whole answer)"
+        return (
+            f"run {self.response_id} is incomplete: {self.reason}{hint}; "
+            "the partial text is in .result.output_text"
+        )
+
+
+class RunTimeoutError(YCResponsesError, TimeoutError):
+    """``wait()`` gave up before the run finished. The run is NOT cancelled.
+
+    ``response_id`` and ``status`` (the last one seen) say where it stands; wait
+    again with ``client.background.attach(error.response_id).wait()``.
+    """
+
+    def __init__(self, response_id: str, status: RunStatus | None, timeout: float) -> None:
+        self.response_id = response_id
+        self.status = status
+        self.timeout = timeout
+        seen = f"still {status.value}" if status is not None else "not seen finished"
+        super().__init__(
+            f"run {response_id} is {seen} after waiting {timeout:g} s; it keeps running on "
+            f"the server: wait again with client.background.attach({response_id!r}).wait(), "
+            "or cancel it with .cancel()"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnexpectedStatusError(YCResponsesError):
+    """The server reported a status the library does not know, or a terminal
+    response without what its status needs (``failed`` without ``error``).
+
+    ``raw`` is the value as received; ``response_id`` names the run.
+    """
+
+    def __init__(self, message: str, *, raw: object, response_id: str | None = None) -> None:
+        self.raw = raw
+        self.response_id = response_id
+        where = f" (response {response_id})" if response_id else ""
+        super().__init__(
+            f"{message}{where}; the library will not guess what it means: please report "
+            "it, and read the response yourself with client.responses.retrieve(...)"
+        )
+
+
+class AmbiguousSubmissionError(YCResponsesError):
+    """A background create failed in a way that does not tell whether the server took it.
+
+    A 5xx answer, a timeout or a connection dropped after the request was sent
+    may hide a run that started (and is billed). The library does not resend it
+    on its own, so no second paid run is started behind your back. Check whether
+    it exists (the AI Studio console, or your own records) before submitting
+    again, or submit again knowingly. The original error is ``__cause__``.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(
+            f"the background request may or may not have started ({type(cause).__name__}: "
+            f"{cause}). It was not resent, to avoid paying for two runs: check the AI Studio "
+            "console before submitting again, or submit again if a duplicate is acceptable"
+        )

@@ -1,0 +1,725 @@
+"""Background responses: start a long generation, wait for it well, get a typed result.
+
+::
+
+    from yc_responses import Completed, YandexOpenAI
+
+    client = YandexOpenAI()
+    run = client.background.create(model="yandexgpt", input="Summarise ...")
+    print(run.id)                          # keep it: attach(run.id) resumes after a restart
+    result = run.wait(timeout=600)         # Completed | Failed | Cancelled | Incomplete
+    print(result.unwrap())                 # the text, or a typed exception
+
+    print(client.background.run(model="yandexgpt", input="Hi").unwrap())  # create + wait
+
+The same works on any ``openai.OpenAI`` / ``openai.AsyncOpenAI`` client through
+:func:`background`. Waiting looks at the run with ``responses.retrieve`` on a
+backoff schedule (:class:`~yc_responses.PollPolicy`), or listens to its event
+stream (``wait(strategy="stream")``); transient faults are sat out, permanent
+ones raised at once, and the run id is never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Generator
+from enum import Enum
+from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
+
+import anyio
+import openai
+from openai import NOT_GIVEN, NotGiven
+from openai.types.responses import Response
+
+from .errors import AmbiguousSubmissionError, YCResponsesError
+from .polling import (
+    FaultBudget,
+    PollLoop,
+    PollPolicy,
+    Snapshot,
+    is_transient,
+    server_hint,
+    wait_async,
+    wait_sync,
+    was_not_sent,
+)
+from .results import RunResult
+from .status import RunStatus, result_of_response, status_of_response
+
+__all__ = [
+    "AsyncBackground",
+    "AsyncBackgroundRun",
+    "Background",
+    "BackgroundRun",
+    "StatusCallback",
+    "WaitStrategy",
+    "background",
+]
+
+StatusCallback = Callable[[RunStatus, Response], object]
+"""Called with the new status and the response whenever a wait sees the status change."""
+
+Clock = Callable[[], float]
+SyncSleep = Callable[[float], object]
+AsyncSleep = Callable[[float], Awaitable[object]]
+
+ClientT = TypeVar("ClientT", openai.OpenAI, openai.AsyncOpenAI)
+
+
+class WaitStrategy(str, Enum):
+    """How ``wait()`` learns that a run ended.
+
+    ``POLL`` looks with ``GET /responses/{id}`` on the policy's schedule.
+    ``STREAM`` listens to ``GET /responses/{id}?stream=true`` (one request, no lag),
+    resumes after a dropped connection from the last event seen, and falls back
+    to polling when the server does not stream the run.
+    """
+
+    POLL = "poll"
+    STREAM = "stream"
+
+
+class _ResponseReader:
+    """Reads ``Response`` snapshots for the polling engine."""
+
+    def status(self, snapshot: Response, /) -> RunStatus:
+        return status_of_response(snapshot)
+
+    def result(self, snapshot: Response, /) -> RunResult:
+        return result_of_response(snapshot)
+
+
+_READER = _ResponseReader()
+
+_STATUS_EVENTS = frozenset(
+    {
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+        "response.completed",
+        "response.failed",
+        "response.incomplete",
+        "response.cancelled",
+    }
+)
+
+
+def _event_response(event: object) -> Response | None:
+    """The response carried by a status event of the stream, else ``None``."""
+    if getattr(event, "type", None) not in _STATUS_EVENTS:
+        return None
+    response = getattr(event, "response", None)
+    if isinstance(response, dict):  # event types the official client does not model
+        return Response.construct(**response)
+    return response if isinstance(response, Response) else None
+
+
+def _stream_refused(exc: openai.APIStatusError) -> bool:
+    """A 4xx answer to the stream request (not a rate limit): the server will not stream."""
+    return 400 <= exc.status_code < 500 and not is_transient(exc)
+
+
+def _is_event_stream(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == "text/event-stream"
+
+
+def _cancel_retryable(exc: BaseException) -> bool:
+    """Cancelling is idempotent: retry transient faults, but not a 409 refusal."""
+    return is_transient(exc) and getattr(exc, "status_code", None) != 409
+
+
+def _seconds(value: float | None) -> float | NotGiven:
+    return NOT_GIVEN if value is None else value
+
+
+def _create_params(params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("stream"):
+        raise ValueError(
+            "stream=True is not supported by background.create(): create the run, then "
+            "wait(strategy='stream') to follow it"
+        )
+    if params.get("background", True) is not True:
+        raise ValueError("background.create() always sets background=True; drop background=")
+    return {**params, "background": True}
+
+
+def _leave_note(exc: BaseException, run_id: str) -> None:
+    """Put the run id on an exception that interrupted a wait (Python 3.11+ notes)."""
+    if isinstance(exc, YCResponsesError) and getattr(exc, "response_id", None) == run_id:
+        return
+    add_note = getattr(exc, "add_note", None)
+    note = (
+        f"background response {run_id} may still be running on the server: "
+        f"resume with client.background.attach({run_id!r}).wait()"
+    )
+    if add_note is not None and note not in getattr(exc, "__notes__", ()):
+        add_note(note)
+
+
+class _Resource(Generic[ClientT]):
+    """What the sync and async resources share: the client, the policy, the clocks."""
+
+    def __init__(
+        self,
+        client: ClientT,
+        *,
+        policy: PollPolicy | None,
+        clock: Clock,
+        wall_clock: Clock,
+    ) -> None:
+        self.client: ClientT = client
+        self.policy = policy if policy is not None else PollPolicy()
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    @cached_property
+    def _quiet(self) -> ClientT:
+        """The client without its own retries: the engine owns the retry schedule."""
+        return self.client.with_options(max_retries=0)
+
+    def _hint(self, headers: Any) -> float | None:
+        return server_hint(headers, wall_time=self._wall_clock())
+
+    def _loop(
+        self,
+        run_id: str,
+        *,
+        timeout: float | None,
+        policy: PollPolicy | None,
+        on_status: StatusCallback | None,
+    ) -> PollLoop[Response]:
+        return PollLoop(
+            run_id,
+            _READER,
+            policy if policy is not None else self.policy,
+            now=self._clock(),
+            timeout=timeout,
+            on_status=on_status,
+        )
+
+
+class Background(_Resource[openai.OpenAI]):
+    """Background responses on a sync client: ``client.background``.
+
+    ::
+
+        run = client.background.create(model="yandexgpt", input="Long task ...")
+        result = run.wait(timeout=600)
+
+    ``policy`` sets the polling schedule (:class:`PollPolicy`); ``clock``, ``sleep``
+    and ``wall_clock`` can be replaced (tests use fake ones).
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Clock = time.monotonic,
+        sleep: SyncSleep = time.sleep,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        super().__init__(client, policy=policy, clock=clock, wall_clock=wall_clock)
+        self._sleep = sleep
+
+    def with_options(
+        self,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Clock | None = None,
+        sleep: SyncSleep | None = None,
+        wall_clock: Clock | None = None,
+    ) -> Background:
+        """A copy with some settings replaced: ``client.background.with_options(policy=...)``."""
+        return Background(
+            self.client,
+            policy=policy or self.policy,
+            clock=clock or self._clock,
+            sleep=sleep or self._sleep,
+            wall_clock=wall_clock or self._wall_clock,
+        )
+
+    def create(self, **params: Any) -> BackgroundRun:
+        """Start a background response; takes the keywords of ``responses.create``.
+
+        ``background=True`` is set for you and short model names are expanded by
+        :class:`~yc_responses.YandexOpenAI`::
+
+            run = client.background.create(model="yandexgpt", input="Hi")
+
+        The request is sent without the official client's automatic retries,
+        which would resend it without an idempotency key and could start two paid
+        runs. It is retried only when the server provably did not take it (429, or
+        no connection could be made); after a 5xx, a timeout or a connection
+        dropped mid-request it raises :class:`~yc_responses.AmbiguousSubmissionError`
+        (the original error as ``__cause__``): the run may or may not exist.
+        """
+        params = _create_params(params)
+        faults = FaultBudget(self.policy, retryable=was_not_sent)
+        while True:
+            try:
+                response = self._quiet.responses.create(**params)
+            except Exception as exc:
+                delay = faults.retry_after(exc, now=self._clock(), wall_time=self._wall_clock())
+                if delay is None:
+                    if is_transient(exc) and not was_not_sent(exc):
+                        raise AmbiguousSubmissionError(exc) from exc
+                    raise
+                self._sleep(delay)
+                continue
+            assert isinstance(response, Response)
+            return BackgroundRun(self, response.id, response)
+
+    def run(
+        self,
+        *,
+        timeout: float | None = None,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
+        on_status: StatusCallback | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Create a background response and wait for its result (``timeout`` in seconds).
+
+        ::
+
+            text = client.background.run(model="yandexgpt", input="Hi", timeout=120).unwrap()
+
+        On :class:`~yc_responses.RunTimeoutError` the run keeps going; its id is on the error.
+        """
+        return self.create(**params).wait(timeout, strategy=strategy, on_status=on_status)
+
+    def attach(self, response_id: str) -> BackgroundRun:
+        """The run ``response_id``, e.g. after a restart; no request is made until it is used.
+
+        >>> client.background.attach("resp_123").wait()  # doctest: +SKIP
+        """
+        if not response_id:
+            raise ValueError("attach() needs the id of a background response")
+        return BackgroundRun(self, response_id)
+
+
+class BackgroundRun:
+    """One background response: ``id``, last known ``status``, ``wait()``, ``cancel()``."""
+
+    def __init__(
+        self, background: Background, response_id: str, response: Response | None = None
+    ) -> None:
+        self._background = background
+        self.id = response_id
+        """The response id: keep it to resume with ``client.background.attach(id)``."""
+        self.response = response
+        """The last response seen from the server (``None`` before the first look)."""
+
+    @property
+    def status(self) -> RunStatus | None:
+        """The last status seen (no request); ``None`` if the run was never looked at."""
+        return None if self.response is None else status_of_response(self.response)
+
+    def refresh(self) -> RunStatus:
+        """Look at the run once (with the client's usual retries) and return its status."""
+        self.response = self._background.client.responses.retrieve(self.id)
+        return status_of_response(self.response)
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
+        on_status: StatusCallback | None = None,
+        policy: PollPolicy | None = None,
+    ) -> RunResult:
+        """Wait until the run ends and return its typed result.
+
+        ::
+
+            match run.wait(timeout=300, on_status=lambda s, _: print(s)):
+                case Completed(output_text=text): ...
+                case Failed(error=error): ...
+
+        ``timeout`` (seconds, ``None`` for no limit) raises
+        :class:`~yc_responses.RunTimeoutError` with the id and last status; the
+        run is not cancelled. Transient faults (429, 5xx, dropped connections,
+        timeouts) are retried; permanent errors (400, 401, 403, 404) are raised as
+        the official client's exceptions.
+        """
+        background = self._background
+        loop = background._loop(self.id, timeout=timeout, policy=policy, on_status=on_status)
+        try:
+            if WaitStrategy(strategy) is WaitStrategy.STREAM:
+                result = self._listen(loop)
+                if result is not None:
+                    return result
+            first = None if self.response is None else Snapshot(self.response)
+            return wait_sync(
+                loop,
+                self._look,
+                clock=background._clock,
+                sleep=background._sleep,
+                wall_clock=background._wall_clock,
+                first=first,
+            )
+        except BaseException as exc:
+            _leave_note(exc, self.id)
+            raise
+
+    def cancel(self, *, timeout: float | None = None) -> RunResult:
+        """Cancel the run and return the terminal state the server reports.
+
+        A queued or running run ends as :class:`~yc_responses.Cancelled` (waiting up
+        to ``timeout`` seconds if the server finishes the cancellation later); a run
+        that already finished keeps its result (e.g. :class:`~yc_responses.Completed`).
+        """
+        background = self._background
+        faults = FaultBudget(background.policy, retryable=_cancel_retryable)
+        while True:
+            try:
+                self.response = background._quiet.responses.cancel(self.id)
+                break
+            except openai.APIStatusError as exc:
+                if exc.status_code in (400, 409) and self.refresh().is_terminal:
+                    break  # it had already finished: the server refuses to cancel
+                delay = faults.retry_after(
+                    exc, now=background._clock(), wall_time=background._wall_clock()
+                )
+                if delay is None:
+                    raise
+                background._sleep(delay)
+            except Exception as exc:
+                delay = faults.retry_after(
+                    exc, now=background._clock(), wall_time=background._wall_clock()
+                )
+                if delay is None:
+                    raise
+                background._sleep(delay)
+        return self.wait(timeout)
+
+    def _look(self, request_timeout: float | None) -> Snapshot[Response]:
+        raw = self._background._quiet.responses.with_raw_response.retrieve(
+            self.id, timeout=_seconds(request_timeout)
+        )
+        self.response = raw.parse()
+        return Snapshot(self.response, self._background._hint(raw.headers))
+
+    def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
+        """Follow the run's event stream; ``None``: the server does not stream it, poll."""
+        background = self._background
+        after: int | None = None
+        while True:
+            try:
+                stream = background._quiet.responses.retrieve(
+                    self.id,
+                    stream=True,
+                    starting_after=after if after is not None else openai.omit,
+                    timeout=_seconds(loop.request_timeout(background._clock())),
+                )
+            except openai.APIStatusError as exc:
+                if _stream_refused(exc):
+                    return None
+                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
+                    raise
+            except Exception as exc:
+                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
+                    raise
+            else:
+                with stream:
+                    if not _is_event_stream(stream.response.headers.get("content-type")):
+                        return None
+                    events = 0
+                    try:
+                        for event in stream:
+                            events += 1
+                            after = event.sequence_number
+                            response = _event_response(event)
+                            if response is not None:
+                                self.response = response
+                                result = loop.observe(Snapshot(response), now=background._clock())
+                                if result is not None:
+                                    return result
+                            loop.check_deadline(now=background._clock())
+                    except openai.APITimeoutError:
+                        pass  # a silent stream is not a fault: listen again from ``after``
+                    except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                        now, wall = background._clock(), background._wall_clock()
+                        if not loop.fault(exc, now=now, wall_time=wall):
+                            raise
+                    else:
+                        if events == 0:
+                            return None
+            background._sleep(loop.next_delay(now=background._clock()))
+
+    def __repr__(self) -> str:
+        status = "unknown" if self.response is None else self.response.status
+        return f"BackgroundRun(id={self.id!r}, status={status!r})"
+
+
+class AsyncBackground(_Resource[openai.AsyncOpenAI]):
+    """Background responses on an async client: ``client.background``.
+
+    ::
+
+        run = await client.background.create(model="yandexgpt", input="Long task ...")
+        result = await run          # same as: await run.wait()
+    """
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Clock = time.monotonic,
+        sleep: AsyncSleep = anyio.sleep,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        super().__init__(client, policy=policy, clock=clock, wall_clock=wall_clock)
+        self._sleep = sleep
+
+    def with_options(
+        self,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Clock | None = None,
+        sleep: AsyncSleep | None = None,
+        wall_clock: Clock | None = None,
+    ) -> AsyncBackground:
+        """A copy with some settings replaced (see :meth:`Background.with_options`)."""
+        return AsyncBackground(
+            self.client,
+            policy=policy or self.policy,
+            clock=clock or self._clock,
+            sleep=sleep or self._sleep,
+            wall_clock=wall_clock or self._wall_clock,
+        )
+
+    async def create(self, **params: Any) -> AsyncBackgroundRun:
+        """Start a background response (see :meth:`Background.create` for the retry policy)."""
+        params = _create_params(params)
+        faults = FaultBudget(self.policy, retryable=was_not_sent)
+        while True:
+            try:
+                response = await self._quiet.responses.create(**params)
+            except Exception as exc:
+                delay = faults.retry_after(exc, now=self._clock(), wall_time=self._wall_clock())
+                if delay is None:
+                    if is_transient(exc) and not was_not_sent(exc):
+                        raise AmbiguousSubmissionError(exc) from exc
+                    raise
+                await self._sleep(delay)
+                continue
+            assert isinstance(response, Response)
+            return AsyncBackgroundRun(self, response.id, response)
+
+    async def run(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the server's run
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
+        on_status: StatusCallback | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Create a background response and wait for its result (see :meth:`Background.run`)."""
+        run = await self.create(**params)
+        return await run.wait(timeout, strategy=strategy, on_status=on_status)
+
+    def attach(self, response_id: str) -> AsyncBackgroundRun:
+        """The run ``response_id``; no request is made until it is used."""
+        if not response_id:
+            raise ValueError("attach() needs the id of a background response")
+        return AsyncBackgroundRun(self, response_id)
+
+
+class AsyncBackgroundRun:
+    """One background response on an async client; ``await run`` waits for its result."""
+
+    def __init__(
+        self, background: AsyncBackground, response_id: str, response: Response | None = None
+    ) -> None:
+        self._background = background
+        self.id = response_id
+        """The response id: keep it to resume with ``client.background.attach(id)``."""
+        self.response = response
+        """The last response seen from the server (``None`` before the first look)."""
+
+    @property
+    def status(self) -> RunStatus | None:
+        """The last status seen (no request); ``None`` if the run was never looked at."""
+        return None if self.response is None else status_of_response(self.response)
+
+    async def refresh(self) -> RunStatus:
+        """Look at the run once (with the client's usual retries) and return its status."""
+        self.response = await self._background.client.responses.retrieve(self.id)
+        return status_of_response(self.response)
+
+    def __await__(self) -> Generator[Any, None, RunResult]:
+        return self.wait().__await__()
+
+    async def wait(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the server's run
+        *,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
+        on_status: StatusCallback | None = None,
+        policy: PollPolicy | None = None,
+    ) -> RunResult:
+        """Wait until the run ends and return its typed result (see :meth:`BackgroundRun.wait`).
+
+        Cancelling the waiting task leaves the run going on the server.
+        """
+        background = self._background
+        loop = background._loop(self.id, timeout=timeout, policy=policy, on_status=on_status)
+        try:
+            if WaitStrategy(strategy) is WaitStrategy.STREAM:
+                result = await self._listen(loop)
+                if result is not None:
+                    return result
+            first = None if self.response is None else Snapshot(self.response)
+            return await wait_async(
+                loop,
+                self._look,
+                clock=background._clock,
+                sleep=background._sleep,
+                wall_clock=background._wall_clock,
+                first=first,
+            )
+        except BaseException as exc:
+            _leave_note(exc, self.id)
+            raise
+
+    async def cancel(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the server's run
+    ) -> RunResult:
+        """Cancel the run and return the terminal state (see :meth:`BackgroundRun.cancel`)."""
+        background = self._background
+        faults = FaultBudget(background.policy, retryable=_cancel_retryable)
+        while True:
+            try:
+                self.response = await background._quiet.responses.cancel(self.id)
+                break
+            except openai.APIStatusError as exc:
+                if exc.status_code in (400, 409) and (await self.refresh()).is_terminal:
+                    break
+                delay = faults.retry_after(
+                    exc, now=background._clock(), wall_time=background._wall_clock()
+                )
+                if delay is None:
+                    raise
+                await background._sleep(delay)
+            except Exception as exc:
+                delay = faults.retry_after(
+                    exc, now=background._clock(), wall_time=background._wall_clock()
+                )
+                if delay is None:
+                    raise
+                await background._sleep(delay)
+        return await self.wait(timeout)
+
+    async def _look(self, request_timeout: float | None) -> Snapshot[Response]:
+        raw = await self._background._quiet.responses.with_raw_response.retrieve(
+            self.id, timeout=_seconds(request_timeout)
+        )
+        self.response = raw.parse()
+        return Snapshot(self.response, self._background._hint(raw.headers))
+
+    async def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
+        """Follow the run's event stream; ``None``: the server does not stream it, poll."""
+        background = self._background
+        after: int | None = None
+        while True:
+            try:
+                stream = await background._quiet.responses.retrieve(
+                    self.id,
+                    stream=True,
+                    starting_after=after if after is not None else openai.omit,
+                    timeout=_seconds(loop.request_timeout(background._clock())),
+                )
+            except openai.APIStatusError as exc:
+                if _stream_refused(exc):
+                    return None
+                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
+                    raise
+            except Exception as exc:
+                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
+                    raise
+            else:
+                async with stream:
+                    if not _is_event_stream(stream.response.headers.get("content-type")):
+                        return None
+                    events = 0
+                    try:
+                        async for event in stream:
+                            events += 1
+                            after = event.sequence_number
+                            response = _event_response(event)
+                            if response is not None:
+                                self.response = response
+                                result = loop.observe(Snapshot(response), now=background._clock())
+                                if result is not None:
+                                    return result
+                            loop.check_deadline(now=background._clock())
+                    except openai.APITimeoutError:
+                        pass  # a silent stream is not a fault: listen again from ``after``
+                    except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                        now, wall = background._clock(), background._wall_clock()
+                        if not loop.fault(exc, now=now, wall_time=wall):
+                            raise
+                    else:
+                        if events == 0:
+                            return None
+            await background._sleep(loop.next_delay(now=background._clock()))
+
+    def __repr__(self) -> str:
+        status = "unknown" if self.response is None else self.response.status
+        return f"AsyncBackgroundRun(id={self.id!r}, status={status!r})"
+
+
+@overload
+def background(
+    client: openai.AsyncOpenAI,
+    *,
+    policy: PollPolicy | None = None,
+    clock: Clock = ...,
+    sleep: AsyncSleep = ...,
+    wall_clock: Clock = ...,
+) -> AsyncBackground: ...
+@overload
+def background(
+    client: openai.OpenAI,
+    *,
+    policy: PollPolicy | None = None,
+    clock: Clock = ...,
+    sleep: SyncSleep = ...,
+    wall_clock: Clock = ...,
+) -> Background: ...
+def background(
+    client: openai.OpenAI | openai.AsyncOpenAI,
+    *,
+    policy: PollPolicy | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Any = None,
+    wall_clock: Clock = time.time,
+) -> Background | AsyncBackground:
+    """Background responses over any official client, not only :class:`YandexOpenAI`.
+
+    ::
+
+        import openai, yc_responses
+
+        client = openai.OpenAI(base_url=..., api_key=...)
+        result = yc_responses.background(client).run(model="gpt://b1g.../yandexgpt", input="Hi")
+
+    Returns :class:`Background` for ``openai.OpenAI`` and :class:`AsyncBackground`
+    for ``openai.AsyncOpenAI``.
+    """
+    if isinstance(client, openai.AsyncOpenAI):
+        return AsyncBackground(
+            client, policy=policy, clock=clock, sleep=sleep or anyio.sleep, wall_clock=wall_clock
+        )
+    if isinstance(client, openai.OpenAI):
+        return Background(
+            client, policy=policy, clock=clock, sleep=sleep or time.sleep, wall_clock=wall_clock
+        )
+    raise TypeError(
+        f"background() needs an openai.OpenAI or openai.AsyncOpenAI client, not {client!r}"
+    )

@@ -1,0 +1,487 @@
+"""How often to look, how long to wait, which faults to sit out: one engine, no I/O.
+
+Everything here decides and nothing here talks to the network or sleeps:
+
+* :class:`PollPolicy` says how far apart looks are (``backoff.expo`` from
+  ``initial`` up to ``cap``, with part of each delay jittered by
+  ``backoff.full_jitter``), how long transient faults are tolerated, and how
+  long one request may take;
+* :func:`server_hint` reads ``Retry-After`` / ``retry-after-ms`` /
+  ``openai-poll-after-ms`` from response headers;
+* :func:`is_transient` and :func:`was_not_sent` classify the official client's
+  exceptions;
+* :class:`FaultBudget` decides whether to try one call again and after how long;
+* :class:`PollLoop` is the whole wait of one run as a small state machine: feed it
+  what the server said (:meth:`~PollLoop.observe`) or what went wrong
+  (:meth:`~PollLoop.fault`), ask it how long to sleep (:meth:`~PollLoop.next_delay`).
+
+:func:`wait_sync` and :func:`wait_async` are the two thin drivers: they call the
+``fetch`` and ``sleep`` they are given, and the loop decides. A kind of run is
+plugged in with a :class:`RunReader` (snapshot -> status, snapshot -> result) and
+a ``fetch`` (one look at the run): background responses use ``Response`` snapshots;
+an operation (``GET /operations/{id}`` until ``done``) can supply its own.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+import backoff
+import httpx2
+import openai
+
+from .errors import RunTimeoutError
+from .status import RunStatus
+
+if TYPE_CHECKING:
+    from .results import AnyRunResult
+
+__all__ = [
+    "FaultBudget",
+    "PollLoop",
+    "PollPolicy",
+    "RunReader",
+    "Snapshot",
+    "is_transient",
+    "server_hint",
+    "wait_async",
+    "wait_sync",
+    "was_not_sent",
+]
+
+S = TypeVar("S")
+"""A snapshot of a run as fetched from the server (``Response`` for background responses)."""
+
+Jitter = Callable[[float], float]
+"""Maps a delay ``d`` to a random delay in ``[0, d]``; ``backoff.full_jitter`` by default."""
+
+MAX_HINT = 120.0
+"""The longest server-suggested delay honoured, in seconds; longer hints are cut to this."""
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How a wait looks at a run: delays, fault tolerance, request timeouts.
+
+    The n-th delay (n = 0, 1, ...) is ``d = min(initial * factor**n, cap)`` (from
+    ``backoff.expo``), of which the last ``jitter`` fraction is random:
+    ``d * (1 - jitter) + full_jitter(d * jitter)``, so every delay lies in
+    ``[d * (1 - jitter), d]``. A server hint (``openai-poll-after-ms``,
+    ``Retry-After``) replaces the computed delay. A wait never sleeps past its
+    timeout: the last sleep is cut short and one last look is taken at the deadline.
+
+    The default (0.5 s doubling to 5 s, 25 % jitter) sees a short run finish
+    within half a second and costs about one request per 5 s on long runs.
+
+    >>> PollPolicy().cap                # the default: 0.5 s doubling up to 5 s
+    5.0
+    >>> PollPolicy.fixed(2.0).cap       # every 2 s, like a hand-written loop
+    2.0
+    """
+
+    initial: float = 0.5
+    """The first delay, in seconds."""
+    cap: float = 5.0
+    """The longest delay between two looks, in seconds: the worst-case detection lag."""
+    factor: float = 2.0
+    """Each delay is this many times the previous one, up to ``cap``."""
+    jitter: float = 0.25
+    """The fraction (0..1) of each delay that is random, so many waiters do not poll in step."""
+    max_outage: float | None = 300.0
+    """How long, in seconds, transient faults in a row (429, 5xx, dropped connections,
+    timeouts) are sat out before the last one is raised; ``None`` for as long as the
+    wait's own timeout allows."""
+    request_timeout: float | None = 30.0
+    """The HTTP timeout of one look (for a stream: the longest silence), in seconds;
+    ``None`` keeps the client's own."""
+
+    def __post_init__(self) -> None:
+        if not (self.initial >= 0 and self.cap >= 0 and self.factor >= 1):
+            raise ValueError("PollPolicy needs initial >= 0, cap >= 0 and factor >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("PollPolicy.jitter is a fraction between 0 and 1")
+
+    @classmethod
+    def fixed(
+        cls,
+        interval: float,
+        *,
+        max_outage: float | None = 300.0,
+        request_timeout: float | None = 30.0,
+    ) -> PollPolicy:
+        """Look every ``interval`` seconds exactly (no growth, no jitter).
+
+        ``PollPolicy.fixed(2.0)`` is the loop most code writes by hand;
+        ``PollPolicy.fixed(10.0)`` is the official Yandex SDK's.
+        """
+        return cls(
+            initial=interval,
+            cap=interval,
+            factor=1.0,
+            jitter=0.0,
+            max_outage=max_outage,
+            request_timeout=request_timeout,
+        )
+
+    @classmethod
+    def exponential(
+        cls, initial: float = 0.5, cap: float = 5.0, factor: float = 2.0, jitter: float = 0.25
+    ) -> PollPolicy:
+        """Delays growing from ``initial`` by ``factor`` up to ``cap`` (the default shape)."""
+        return cls(initial=initial, cap=cap, factor=factor, jitter=jitter)
+
+    def delays(self, jitter: Jitter = backoff.full_jitter) -> Iterator[float]:
+        """The endless sequence of delays between looks, jitter applied.
+
+        >>> list(itertools.islice(PollPolicy(jitter=0).delays(), 6))  # doctest: +SKIP
+        [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+        """
+        schedule = backoff.expo(base=self.factor, factor=self.initial, max_value=self.cap)
+        next(schedule)  # the generator's priming value
+        for value in schedule:
+            delay = min(value, self.cap)
+            if self.jitter:
+                random_part = min(max(jitter(delay * self.jitter), 0.0), delay * self.jitter)
+                delay = delay * (1 - self.jitter) + random_part
+            yield delay
+
+    def retry_delays(self, jitter: Jitter = backoff.full_jitter) -> Iterator[float]:
+        """Delays before retrying a call that hit a transient fault: full jitter over
+        ``backoff.expo`` from ``max(initial, 0.5)`` to ``cap``."""
+        schedule = backoff.expo(
+            base=max(self.factor, 2.0), factor=max(self.initial, 0.5), max_value=self.cap
+        )
+        next(schedule)
+        for value in schedule:
+            ceiling = min(value, self.cap)
+            yield min(max(jitter(ceiling), 0.0), ceiling)
+
+
+# --- reading what the server says -------------------------------------------------
+
+
+def server_hint(headers: Mapping[str, str] | None, *, wall_time: float) -> float | None:
+    """The delay the server asks for, in seconds, or ``None``.
+
+    Reads ``openai-poll-after-ms``, ``retry-after-ms`` and ``Retry-After`` (seconds
+    or an HTTP date, compared with ``wall_time``, a ``time.time()`` value). The
+    result is cut to ``[0, MAX_HINT]``.
+
+    >>> server_hint({"retry-after": "3"}, wall_time=0)
+    3.0
+    >>> server_hint({"openai-poll-after-ms": "1500"}, wall_time=0)
+    1.5
+    """
+    if not headers:
+        return None
+    lowered = {key.lower(): value for key, value in headers.items()}
+    for name, divisor in (("openai-poll-after-ms", 1000), ("retry-after-ms", 1000)):
+        seconds = _number(lowered.get(name))
+        if seconds is not None:
+            return _clamp_hint(seconds / divisor)
+    retry_after = lowered.get("retry-after")
+    if retry_after is None:
+        return None
+    seconds = _number(retry_after)
+    if seconds is not None:
+        return _clamp_hint(seconds)
+    try:
+        parsed = email.utils.parsedate_tz(retry_after)
+        if parsed is None:
+            return None
+        return _clamp_hint(email.utils.mktime_tz(parsed) - wall_time)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clamp_hint(seconds: float) -> float:
+    return min(max(seconds, 0.0), MAX_HINT)
+
+
+def headers_of(exc: BaseException) -> Mapping[str, str] | None:
+    """The response headers carried by an official client exception, if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else None
+
+
+_TRANSIENT_STATUS = frozenset({408, 409, 429})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed look is worth repeating: rate limits (429), server errors
+    (5xx), 408/409, timeouts and connection errors. 400, 401, 403, 404 are not.
+
+    >>> is_transient(openai.APIConnectionError(request=httpx2.Request("GET", "http://x")))
+    True
+    """
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
+    return isinstance(exc, httpx2.TransportError)
+
+
+_UNSENT_CAUSES = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+def was_not_sent(exc: BaseException) -> bool:
+    """Whether a failed submission provably did not start anything on the server.
+
+    True for 429 (the server refused it) and for failures to connect at all
+    (connection refused, connect or pool timeout); false for 5xx, read timeouts
+    and connections dropped after the request went out, which may hide a run.
+    """
+    if isinstance(exc, openai.RateLimitError):
+        return True
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        return isinstance(cause, _UNSENT_CAUSES)
+    return isinstance(exc, _UNSENT_CAUSES)
+
+
+# --- deciding --------------------------------------------------------------------
+
+
+class FaultBudget:
+    """Decides whether to try a call again after an exception, and after how long.
+
+    A fault is retried when ``retryable(exc)`` says so and the faults in a row have
+    lasted less than ``policy.max_outage``. The delay is the server's hint when it
+    gave one, else the next of ``policy.retry_delays()``. A success resets it.
+    """
+
+    def __init__(
+        self,
+        policy: PollPolicy,
+        *,
+        retryable: Callable[[BaseException], bool] = is_transient,
+        jitter: Jitter = backoff.full_jitter,
+    ) -> None:
+        self._policy = policy
+        self._retryable = retryable
+        self._jitter = jitter
+        self._delays: Iterator[float] | None = None
+        self._since: float | None = None
+        self.faults = 0
+        """How many faults in a row were sat out."""
+
+    def retry_after(self, exc: BaseException, *, now: float, wall_time: float) -> float | None:
+        """Seconds to wait before trying again, or ``None``: give up and raise ``exc``."""
+        if not self._retryable(exc):
+            return None
+        if self._since is None:
+            self._since = now
+            self._delays = self._policy.retry_delays(self._jitter)
+        outage = self._policy.max_outage
+        if outage is not None and now - self._since >= outage:
+            return None
+        self.faults += 1
+        assert self._delays is not None
+        delay = next(self._delays)
+        hint = server_hint(headers_of(exc), wall_time=wall_time)
+        return delay if hint is None else hint
+
+    def reset(self) -> None:
+        """The call went through: the next fault starts a new stretch."""
+        self._since = None
+        self._delays = None
+        self.faults = 0
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[S]):
+    """One look at a run: the payload and the delay the server suggested with it."""
+
+    value: S
+    hint: float | None = None
+
+
+class RunReader(Protocol[S]):
+    """How to read one kind of run's snapshots (pure functions, no I/O)."""
+
+    def status(self, snapshot: S, /) -> RunStatus:
+        """The run's status; raises ``UnexpectedStatusError`` when it cannot tell."""
+        ...
+
+    def result(self, snapshot: S, /) -> AnyRunResult[S]:
+        """The typed result of a terminal snapshot."""
+        ...
+
+
+class PollLoop(Generic[S]):
+    """The decisions of one wait, without I/O.
+
+    ::
+
+        loop = PollLoop(run_id, reader, PollPolicy(), now=clock(), timeout=60)
+        while True:
+            try:
+                snapshot = fetch(loop.request_timeout(clock()))
+            except Exception as exc:
+                if not loop.fault(exc, now=clock(), wall_time=time.time()):
+                    raise
+            else:
+                if (result := loop.observe(snapshot, now=clock())) is not None:
+                    return result
+            sleep(loop.next_delay(now=clock()))  # raises RunTimeoutError at the deadline
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        reader: RunReader[S],
+        policy: PollPolicy,
+        *,
+        now: float,
+        timeout: float | None = None,
+        status: RunStatus | None = None,
+        on_status: Callable[[RunStatus, S], object] | None = None,
+        jitter: Jitter = backoff.full_jitter,
+    ) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 seconds, or None to wait until the run ends")
+        self.run_id = run_id
+        self.policy = policy
+        self.timeout = timeout
+        self.deadline = None if timeout is None else now + timeout
+        self.status = status
+        """The last status seen."""
+        self.looks = 0
+        """How many snapshots were observed."""
+        self._reader = reader
+        self._on_status = on_status
+        self._delays = policy.delays(jitter)
+        self._faults = FaultBudget(policy, jitter=jitter)
+        self._pending: float | None = None
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left before the deadline (never negative), ``None`` without one."""
+        return None if self.deadline is None else max(self.deadline - now, 0.0)
+
+    def request_timeout(self, now: float) -> float | None:
+        """The HTTP timeout for the next look: the policy's, cut to the time left
+        (but at least one second, so the last look at the deadline can finish)."""
+        limit = self.policy.request_timeout
+        remaining = self.remaining(now)
+        if remaining is None:
+            return limit
+        remaining = max(remaining, 1.0)
+        return remaining if limit is None else min(limit, remaining)
+
+    def observe(self, snapshot: Snapshot[S], *, now: float) -> AnyRunResult[S] | None:
+        """Take in one look at the run: its result when terminal, else ``None``.
+
+        Calls ``on_status`` when the status changed; raises ``UnexpectedStatusError``
+        for a status it cannot read.
+        """
+        self._faults.reset()
+        status = self._reader.status(snapshot.value)
+        self.looks += 1
+        changed = status is not self.status
+        self.status = status
+        if changed and self._on_status is not None:
+            self._on_status(status, snapshot.value)
+        if status.is_terminal:
+            return self._reader.result(snapshot.value)
+        delay = next(self._delays)
+        self._pending = delay if snapshot.hint is None else snapshot.hint
+        return None
+
+    def fault(self, exc: BaseException, *, now: float, wall_time: float) -> bool:
+        """Take in a failed look: ``True`` to go on, ``False`` to raise ``exc`` now
+        (a permanent error, or transient ones for longer than ``max_outage``)."""
+        delay = self._faults.retry_after(exc, now=now, wall_time=wall_time)
+        if delay is None:
+            return False
+        self._pending = delay
+        return True
+
+    def check_deadline(self, *, now: float) -> None:
+        """Raise :class:`RunTimeoutError` when the deadline has passed."""
+        if self.deadline is not None and now >= self.deadline:
+            raise RunTimeoutError(self.run_id, self.status, self.timeout or 0.0)
+
+    def next_delay(self, *, now: float) -> float:
+        """How long to sleep before the next look, never past the deadline.
+
+        Raises :class:`RunTimeoutError` when the deadline has passed.
+        """
+        self.check_deadline(now=now)
+        delay = self._pending if self._pending is not None else next(self._delays)
+        self._pending = None
+        remaining = self.remaining(now)
+        return delay if remaining is None else min(delay, remaining)
+
+
+# --- the two drivers -------------------------------------------------------------
+
+
+def wait_sync(
+    loop: PollLoop[S],
+    fetch: Callable[[float | None], Snapshot[S]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+    wall_clock: Callable[[], float],
+    first: Snapshot[S] | None = None,
+) -> AnyRunResult[S]:
+    """Look at a run until it ends; ``fetch(request_timeout)`` makes one look.
+
+    ``first`` is a snapshot already in hand (from the create call): it is used
+    instead of an immediate look.
+    """
+    pending = first
+    while True:
+        if pending is None:
+            try:
+                pending = fetch(loop.request_timeout(clock()))
+            except Exception as exc:
+                if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
+                    raise
+        if pending is not None:
+            result = loop.observe(pending, now=clock())
+            pending = None
+            if result is not None:
+                return result
+        sleep(loop.next_delay(now=clock()))
+
+
+async def wait_async(
+    loop: PollLoop[S],
+    fetch: Callable[[float | None], Awaitable[Snapshot[S]]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+    wall_clock: Callable[[], float],
+    first: Snapshot[S] | None = None,
+) -> AnyRunResult[S]:
+    """:func:`wait_sync` for ``async`` fetch and sleep."""
+    pending = first
+    while True:
+        if pending is None:
+            try:
+                pending = await fetch(loop.request_timeout(clock()))
+            except Exception as exc:
+                if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
+                    raise
+        if pending is not None:
+            result = loop.observe(pending, now=clock())
+            pending = None
+            if result is not None:
+                return result
+        await sleep(loop.next_delay(now=clock()))
