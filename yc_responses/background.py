@@ -32,7 +32,7 @@ import openai
 from openai import NOT_GIVEN, NotGiven
 from openai.types.responses import Response
 
-from .errors import AmbiguousSubmissionError, YCResponsesError
+from .errors import YCResponsesError
 from .polling import (
     FaultBudget,
     PollLoop,
@@ -40,9 +40,10 @@ from .polling import (
     Snapshot,
     is_transient,
     server_hint,
+    submit_async,
+    submit_sync,
     wait_async,
     wait_sync,
-    was_not_sent,
 )
 from .results import RunResult
 from .status import RunStatus, result_of_response, status_of_response
@@ -256,20 +257,15 @@ class Background(_Resource[openai.OpenAI]):
         (the original error as ``__cause__``): the run may or may not exist.
         """
         params = _create_params(params)
-        faults = FaultBudget(self.policy, retryable=was_not_sent)
-        while True:
-            try:
-                response = self._quiet.responses.create(**params)
-            except Exception as exc:
-                delay = faults.retry_after(exc, now=self._clock(), wall_time=self._wall_clock())
-                if delay is None:
-                    if is_transient(exc) and not was_not_sent(exc):
-                        raise AmbiguousSubmissionError(exc) from exc
-                    raise
-                self._sleep(delay)
-                continue
-            assert isinstance(response, Response)
-            return BackgroundRun(self, response.id, response)
+        response = submit_sync(
+            lambda: self._quiet.responses.create(**params),
+            self.policy,
+            clock=self._clock,
+            sleep=self._sleep,
+            wall_clock=self._wall_clock,
+        )
+        assert isinstance(response, Response)
+        return BackgroundRun(self, response.id, response)
 
     def run(
         self,
@@ -494,20 +490,20 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
     async def create(self, **params: Any) -> AsyncBackgroundRun:
         """Start a background response (see :meth:`Background.create` for the retry policy)."""
         params = _create_params(params)
-        faults = FaultBudget(self.policy, retryable=was_not_sent)
-        while True:
-            try:
-                response = await self._quiet.responses.create(**params)
-            except Exception as exc:
-                delay = faults.retry_after(exc, now=self._clock(), wall_time=self._wall_clock())
-                if delay is None:
-                    if is_transient(exc) and not was_not_sent(exc):
-                        raise AmbiguousSubmissionError(exc) from exc
-                    raise
-                await self._sleep(delay)
-                continue
-            assert isinstance(response, Response)
-            return AsyncBackgroundRun(self, response.id, response)
+
+        async def send() -> Response:
+            created = await self._quiet.responses.create(**params)
+            assert isinstance(created, Response)
+            return created
+
+        response = await submit_async(
+            send,
+            self.policy,
+            clock=self._clock,
+            sleep=self._sleep,
+            wall_clock=self._wall_clock,
+        )
+        return AsyncBackgroundRun(self, response.id, response)
 
     async def run(
         self,

@@ -34,7 +34,7 @@ import backoff
 import httpx2
 import openai
 
-from .errors import RunTimeoutError
+from .errors import AmbiguousSubmissionError, RunTimeoutError
 from .status import RunStatus
 
 if TYPE_CHECKING:
@@ -48,11 +48,14 @@ __all__ = [
     "Snapshot",
     "is_transient",
     "server_hint",
+    "submit_async",
+    "submit_sync",
     "wait_async",
     "wait_sync",
     "was_not_sent",
 ]
 
+T = TypeVar("T")
 S = TypeVar("S")
 """A snapshot of a run as fetched from the server (``Response`` for background responses)."""
 
@@ -485,3 +488,52 @@ async def wait_async(
             if result is not None:
                 return result
         await sleep(loop.next_delay(now=clock()))
+
+
+def _give_up_submitting(exc: Exception, faults: FaultBudget, *, now: float, wall: float) -> float:
+    """The delay before sending a submission again, or raise: the pure half of ``submit_*``."""
+    delay = faults.retry_after(exc, now=now, wall_time=wall)
+    if delay is not None:
+        return delay
+    if is_transient(exc) and not was_not_sent(exc):
+        raise AmbiguousSubmissionError(exc) from exc
+    raise exc
+
+
+def submit_sync(
+    send: Callable[[], T],
+    policy: PollPolicy,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+    wall_clock: Callable[[], float],
+) -> T:
+    """Send a paid submission at most once as far as the server can tell.
+
+    ``send`` must make one attempt (the client's own retries off). It is called
+    again only when the server provably did not take it (429, no connection);
+    any other transient failure raises :class:`~yc_responses.AmbiguousSubmissionError`.
+    """
+    faults = FaultBudget(policy, retryable=was_not_sent)
+    while True:
+        try:
+            return send()
+        except Exception as exc:
+            sleep(_give_up_submitting(exc, faults, now=clock(), wall=wall_clock()))
+
+
+async def submit_async(
+    send: Callable[[], Awaitable[T]],
+    policy: PollPolicy,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+    wall_clock: Callable[[], float],
+) -> T:
+    """:func:`submit_sync` for an ``async`` send and sleep."""
+    faults = FaultBudget(policy, retryable=was_not_sent)
+    while True:
+        try:
+            return await send()
+        except Exception as exc:
+            await sleep(_give_up_submitting(exc, faults, now=clock(), wall=wall_clock()))
