@@ -21,6 +21,14 @@ from .background import (
     background,
 )
 from .client import AsyncYandexOpenAI, YandexOpenAI
+from .deferred import (
+    AsyncDeferred,
+    AsyncOperationRun,
+    Deferred,
+    Operation,
+    OperationResult,
+    OperationRun,
+)
 from .errors import (
     AmbiguousSubmissionError,
     ConfigurationError,
@@ -52,16 +60,22 @@ __all__ = [
     "AnyRunResult",
     "AsyncBackground",
     "AsyncBackgroundRun",
+    "AsyncDeferred",
+    "AsyncOperationRun",
     "AsyncYandexOpenAI",
     "Background",
     "BackgroundRun",
     "Cancelled",
     "Completed",
     "ConfigurationError",
+    "Deferred",
     "ErrorDetails",
     "Failed",
     "Incomplete",
     "ModelURI",
+    "Operation",
+    "OperationResult",
+    "OperationRun",
     "PollPolicy",
     "RunCancelledError",
     "RunFailedError",

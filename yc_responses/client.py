@@ -30,6 +30,7 @@ from .uris import ModelKind, model_uri
 
 if TYPE_CHECKING:
     from .background import AsyncBackground, Background
+    from .deferred import AsyncDeferred, Deferred
 
 __all__ = ["AsyncYandexOpenAI", "YandexOpenAI"]
 
@@ -51,6 +52,8 @@ class _YandexConfig:
 
     folder_id: str
     base_url: str
+    llm_base_url: str
+    operation_base_url: str
     api_key: str | None
     iam_token: str | Callable[[], Any] | None
 
@@ -73,6 +76,8 @@ def _resolve(
     folder_id: str | None,
     project: str | None,
     base_url: str | httpx2.URL | None,
+    llm_base_url: str | None,
+    operation_base_url: str | None,
     settings: YandexSettings | None,
 ) -> _YandexConfig:
     """Explicit arguments first, then ``settings`` (environment, then ``.env``)."""
@@ -86,8 +91,11 @@ def _resolve(
             "folder_id= and project= name different folders: pass only folder_id="
         )
     folder_id = folder_id if folder_id is not None else project
-    needs_settings = (
-        (api_key is None and iam_token is None) or folder_id is None or base_url is None
+    needs_settings = (api_key is None and iam_token is None) or None in (
+        folder_id,
+        base_url,
+        llm_base_url,
+        operation_base_url,
     )
     if settings is None and needs_settings:
         settings = YandexSettings()
@@ -110,11 +118,15 @@ def _resolve(
             "no folder for Yandex AI Studio: set YC_FOLDER_ID "
             "(in the environment or a .env file), or pass folder_id="
         )
-    if base_url is None:
-        base_url = settings.base_url if settings is not None else None
+    if settings is not None:
+        base_url = base_url or settings.base_url
+        llm_base_url = llm_base_url or settings.llm_base_url
+        operation_base_url = operation_base_url or settings.operation_base_url
     return _YandexConfig(
         folder_id=folder_id.strip(),
         base_url=str(base_url),
+        llm_base_url=str(llm_base_url),
+        operation_base_url=str(operation_base_url),
         api_key=api_key or None,
         iam_token=iam_token or None,
     )
@@ -205,6 +217,8 @@ def _copy_arguments(
     folder_id: str | None,
     project: str | None,
     base_url: str | httpx2.URL | None,
+    llm_base_url: str | None,
+    operation_base_url: str | None,
     organization: str | None,
     webhook_secret: str | None,
     websocket_base_url: str | httpx2.URL | None,
@@ -239,6 +253,8 @@ def _copy_arguments(
         "iam_token": iam_token,
         "folder_id": folder_id or project or config.folder_id,
         "base_url": base_url or config.base_url,
+        "llm_base_url": llm_base_url or config.llm_base_url,
+        "operation_base_url": operation_base_url or config.operation_base_url,
         "organization": organization or client.organization,
         "webhook_secret": webhook_secret or client.webhook_secret,
         "websocket_base_url": websocket_base_url or client.websocket_base_url,
@@ -281,6 +297,8 @@ class YandexOpenAI(openai.OpenAI):
         iam_token: str | TokenProvider | None = None,
         folder_id: str | None = None,
         base_url: str | httpx2.URL | None = None,
+        llm_base_url: str | None = None,
+        operation_base_url: str | None = None,
         settings: YandexSettings | None = None,
         project: str | None = None,
         organization: str | None = None,
@@ -299,6 +317,8 @@ class YandexOpenAI(openai.OpenAI):
             folder_id=folder_id,
             project=project,
             base_url=base_url,
+            llm_base_url=llm_base_url,
+            operation_base_url=operation_base_url,
             settings=settings,
         )
         self._yandex = config
@@ -339,6 +359,13 @@ class YandexOpenAI(openai.OpenAI):
 
         return Background(self)
 
+    @cached_property
+    def deferred(self) -> Deferred:
+        """The asynchronous API (``completionAsync`` + operations), with the same results."""
+        from .deferred import Deferred
+
+        return Deferred(self)
+
     @override
     def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         _expand_model(options, self.folder_id)
@@ -352,6 +379,8 @@ class YandexOpenAI(openai.OpenAI):
         iam_token: str | TokenProvider | None = None,
         folder_id: str | None = None,
         base_url: str | httpx2.URL | None = None,
+        llm_base_url: str | None = None,
+        operation_base_url: str | None = None,
         project: str | None = None,
         organization: str | None = None,
         webhook_secret: str | None = None,
@@ -399,6 +428,8 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
         iam_token: str | AsyncTokenProvider | None = None,
         folder_id: str | None = None,
         base_url: str | httpx2.URL | None = None,
+        llm_base_url: str | None = None,
+        operation_base_url: str | None = None,
         settings: YandexSettings | None = None,
         project: str | None = None,
         organization: str | None = None,
@@ -417,6 +448,8 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
             folder_id=folder_id,
             project=project,
             base_url=base_url,
+            llm_base_url=llm_base_url,
+            operation_base_url=operation_base_url,
             settings=settings,
         )
         self._yandex = config
@@ -453,6 +486,13 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
 
         return AsyncBackground(self)
 
+    @cached_property
+    def deferred(self) -> AsyncDeferred:
+        """The asynchronous API (``completionAsync`` + operations), with the same results."""
+        from .deferred import AsyncDeferred
+
+        return AsyncDeferred(self)
+
     @override
     async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         _expand_model(options, self.folder_id)
@@ -466,6 +506,8 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
         iam_token: str | AsyncTokenProvider | None = None,
         folder_id: str | None = None,
         base_url: str | httpx2.URL | None = None,
+        llm_base_url: str | None = None,
+        operation_base_url: str | None = None,
         project: str | None = None,
         organization: str | None = None,
         webhook_secret: str | None = None,

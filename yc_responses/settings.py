@@ -5,16 +5,23 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_BASE_URL", "YandexSettings"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LLM_BASE_URL",
+    "DEFAULT_OPERATION_BASE_URL",
+    "YandexSettings",
+]
 
 DEFAULT_BASE_URL = "https://ai.api.cloud.yandex.net/v1"
+DEFAULT_LLM_BASE_URL = "https://llm.api.cloud.yandex.net"
+DEFAULT_OPERATION_BASE_URL = "https://operation.api.cloud.yandex.net"
 
 
 class YandexSettings(BaseSettings):
     """Connection settings for Yandex AI Studio.
 
     Every field is read from a variable with the ``YC_`` prefix (``YC_API_KEY``,
-    ``YC_IAM_TOKEN``, ``YC_FOLDER_ID``, ``YC_BASE_URL``), first from the
+    ``YC_IAM_TOKEN``, ``YC_FOLDER_ID``, ``YC_BASE_URL``, ...), first from the
     environment, then from a ``.env`` file in the working directory. Values
     passed to the constructor win over both::
 
@@ -44,3 +51,9 @@ class YandexSettings(BaseSettings):
 
     base_url: str = DEFAULT_BASE_URL
     """The OpenAI-compatible endpoint (``YC_BASE_URL``)."""
+
+    llm_base_url: str = DEFAULT_LLM_BASE_URL
+    """The host of the asynchronous ``completionAsync`` API (``YC_LLM_BASE_URL``)."""
+
+    operation_base_url: str = DEFAULT_OPERATION_BASE_URL
+    """The host polled for operations (``YC_OPERATION_BASE_URL``)."""

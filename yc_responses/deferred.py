@@ -1,0 +1,698 @@
+"""The asynchronous Foundation Models API (``completionAsync`` + Operation), same results.
+
+Many scripts still use the older API: ``POST /foundationModels/v1/completionAsync``
+returns an Operation, and ``GET /operations/{id}`` is polled until ``done``. The
+client wraps it with the waiting engine and the result classes of background
+responses::
+
+    client = YandexOpenAI()
+    result = client.deferred.run(
+        model="yandexgpt",
+        messages=[{"role": "system", "text": "Translate the text"},
+                  {"role": "user", "text": "To be, or not to be"}],
+        max_tokens=2000,
+    )
+    match result:
+        case Completed(output_text=text):
+            print(text, result.response.usage)
+        case Incomplete(reason=reason):          # "max_output_tokens" or "content_filter"
+            print("cut short:", reason)
+
+On the wire: an API key goes as ``Authorization: Api-Key <key>``, an IAM token as
+``Bearer``, the folder as ``x-folder-id``; ``maxTokens`` is sent as a string.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import httpx2
+import openai
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from .errors import UnexpectedStatusError
+from .polling import (
+    PollLoop,
+    PollPolicy,
+    Snapshot,
+    server_hint,
+    submit_async,
+    submit_sync,
+    wait_async,
+    wait_sync,
+)
+from .results import AnyRunResult, Cancelled, Completed, ErrorDetails, Failed, Incomplete
+from .status import RunStatus
+
+if TYPE_CHECKING:
+    from .client import AsyncYandexOpenAI, YandexOpenAI
+
+__all__ = [
+    "Alternative",
+    "AsyncDeferred",
+    "AsyncOperationRun",
+    "CompletionResponse",
+    "CompletionUsage",
+    "Deferred",
+    "Operation",
+    "OperationError",
+    "OperationResult",
+    "OperationRun",
+    "yandex_messages",
+]
+
+CANCELLED_CODE = 1
+"""``google.rpc.Code.CANCELLED``: how a cancelled operation reports its end."""
+
+_RPC_CODES = {
+    1: "cancelled",
+    2: "unknown",
+    3: "invalid_argument",
+    4: "deadline_exceeded",
+    5: "not_found",
+    6: "already_exists",
+    7: "permission_denied",
+    8: "resource_exhausted",
+    9: "failed_precondition",
+    10: "aborted",
+    11: "out_of_range",
+    12: "unimplemented",
+    13: "internal",
+    14: "unavailable",
+    15: "data_loss",
+    16: "unauthenticated",
+}
+
+_COMPLETE = frozenset({"ALTERNATIVE_STATUS_FINAL", "ALTERNATIVE_STATUS_TOOL_CALLS"})
+_CUT_SHORT = {
+    "ALTERNATIVE_STATUS_TRUNCATED_FINAL": "max_output_tokens",
+    "ALTERNATIVE_STATUS_CONTENT_FILTER": "content_filter",
+}
+
+ReasoningMode = Literal["DISABLED", "ENABLED_HIDDEN"]
+
+T = TypeVar("T")
+
+
+class _Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields kept."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
+    )
+
+
+class AlternativeMessage(_Wire):
+    role: str
+    text: str = ""
+
+
+class Alternative(_Wire):
+    """One generated alternative and its status (``ALTERNATIVE_STATUS_FINAL``, ...)."""
+
+    message: AlternativeMessage
+    status: str
+
+
+class CompletionUsage(_Wire):
+    """Token counts, as integers (the wire sends them as strings)."""
+
+    input_text_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class CompletionResponse(_Wire):
+    alternatives: list[Alternative]
+    usage: CompletionUsage | None = None
+    model_version: str | None = None
+
+
+class OperationError(_Wire):
+    """``google.rpc.Status``: a numeric ``code`` and a ``message``."""
+
+    code: int
+    message: str = ""
+    details: list[Any] | None = None
+
+
+class Operation(_Wire):
+    """An operation of the asynchronous API, as ``GET /operations/{id}`` returns it.
+
+    ``usage``, ``alternatives`` and ``model_version`` read through to ``response``.
+    """
+
+    id: str
+    description: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None
+    modified_at: str | None = None
+    done: bool | None = False
+    metadata: Any = None
+    response: CompletionResponse | None = None
+    error: OperationError | None = None
+
+    @property
+    def alternatives(self) -> list[Alternative]:
+        return [] if self.response is None else self.response.alternatives
+
+    @property
+    def usage(self) -> CompletionUsage | None:
+        return None if self.response is None else self.response.usage
+
+    @property
+    def model_version(self) -> str | None:
+        return None if self.response is None else self.response.model_version
+
+
+OperationResult = AnyRunResult[Operation]
+"""``Completed | Failed | Cancelled | Incomplete`` with the :class:`Operation` as payload."""
+
+
+# --- pure: messages in, status and result out ---------------------------------------
+
+
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Iterable):
+        parts = [part.get("text") for part in content if isinstance(part, Mapping)]
+        if parts and all(isinstance(text, str) for text in parts):
+            return "".join(str(text) for text in parts)
+    raise ValueError(
+        f"cannot turn message content {content!r} into text: give a string, or a list of "
+        "{'type': 'text', 'text': ...} parts"
+    )
+
+
+def yandex_messages(messages: str | Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Messages in the API's ``{"role", "text"}`` form; OpenAI's ``content`` is converted.
+
+    >>> yandex_messages([{"role": "developer", "content": "Be brief"}])
+    [{'role': 'system', 'text': 'Be brief'}]
+    >>> yandex_messages("Hi")
+    [{'role': 'user', 'text': 'Hi'}]
+    """
+    if isinstance(messages, str):
+        return [{"role": "user", "text": messages}]
+    converted: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise ValueError(f"message {index} needs a 'role' and a 'text' (or 'content')")
+        role = "system" if message["role"] == "developer" else message["role"]
+        native = {
+            k: v for k, v in message.items() if k in ("text", "toolCallList", "toolResultList")
+        }
+        if native:
+            converted.append({"role": role, **native})
+        elif "content" in message:
+            converted.append({"role": role, "text": _text_of(message["content"])})
+        else:
+            raise ValueError(f"message {index} has neither 'text' nor 'content'")
+    if not converted:
+        raise ValueError("messages is empty: give at least one message")
+    return converted
+
+
+def completion_body(
+    model_uri: str,
+    messages: str | Iterable[Mapping[str, Any]],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    reasoning_mode: ReasoningMode | str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of ``completionAsync``, as documented."""
+    options: dict[str, Any] = {"stream": False}
+    if temperature is not None:
+        if not 0 <= temperature <= 1:
+            raise ValueError(f"temperature must be between 0 and 1, not {temperature}")
+        options["temperature"] = temperature
+    if max_tokens is not None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
+            raise ValueError(f"max_tokens must be a positive int, not {max_tokens!r}")
+        options["maxTokens"] = str(max_tokens)
+    if reasoning_mode is not None:
+        options["reasoningOptions"] = {"mode": reasoning_mode.upper()}
+    body: dict[str, Any] = {
+        "modelUri": model_uri,
+        "completionOptions": options,
+        "messages": yandex_messages(messages),
+    }
+    return {**body, **(extra_body or {})}
+
+
+def parse_operation(data: object) -> Operation:
+    """An :class:`Operation` from JSON; :class:`UnexpectedStatusError` if it is none."""
+    try:
+        return Operation.model_validate(data)
+    except ValidationError as exc:
+        raise UnexpectedStatusError(
+            f"the server sent an operation the library cannot read ({exc.error_count()} problems)",
+            raw=data,
+            response_id=data.get("id") if isinstance(data, dict) else None,
+        ) from None
+
+
+def _unexpected(operation: Operation, why: str) -> UnexpectedStatusError:
+    return UnexpectedStatusError(
+        why, raw=operation.model_dump(by_alias=True), response_id=operation.id
+    )
+
+
+def status_of_operation(operation: Operation) -> RunStatus:
+    """Not done: in progress. Done: cancelled (error code 1), failed (any other error),
+    incomplete (truncated or filtered), or completed."""
+    if not operation.done:
+        return RunStatus.IN_PROGRESS
+    if (operation.error is None) == (operation.response is None):
+        raise _unexpected(operation, "a done operation needs exactly one of response and error")
+    if operation.error is not None:
+        return RunStatus.CANCELLED if operation.error.code == CANCELLED_CODE else RunStatus.FAILED
+    if not operation.alternatives:
+        raise _unexpected(operation, "a done operation's response has no alternatives")
+    alternative_status = operation.alternatives[0].status
+    if alternative_status in _CUT_SHORT:
+        return RunStatus.INCOMPLETE
+    if alternative_status in _COMPLETE:
+        return RunStatus.COMPLETED
+    raise _unexpected(operation, f"unknown alternative status {alternative_status!r}")
+
+
+def result_of_operation(operation: Operation) -> OperationResult:
+    """The typed result of a done operation (see :func:`status_of_operation`)."""
+    status = status_of_operation(operation)
+    text = operation.alternatives[0].message.text if operation.alternatives else ""
+    if status is RunStatus.COMPLETED:
+        return Completed(operation.id, text, operation)
+    if status is RunStatus.INCOMPLETE:
+        return Incomplete(
+            operation.id, _CUT_SHORT[operation.alternatives[0].status], text, operation
+        )
+    if status is RunStatus.CANCELLED:
+        return Cancelled(operation.id, operation)
+    if status is RunStatus.FAILED:
+        assert operation.error is not None
+        code = _RPC_CODES.get(operation.error.code, str(operation.error.code))
+        return Failed(operation.id, ErrorDetails(code, operation.error.message), operation)
+    raise _unexpected(operation, f"operation {operation.id} is still running: no result yet")
+
+
+class _OperationReader:
+    def status(self, snapshot: Operation, /) -> RunStatus:
+        return status_of_operation(snapshot)
+
+    def result(self, snapshot: Operation, /) -> OperationResult:
+        return result_of_operation(snapshot)
+
+
+_READER = _OperationReader()
+
+
+# --- the two resources: requests are built once, sent by a sync or an async client ---
+
+
+class _Endpoints:
+    """URLs and headers of the asynchronous API for one client."""
+
+    def __init__(self, client: YandexOpenAI | AsyncYandexOpenAI) -> None:
+        config = client._yandex
+        self.llm = config.llm_base_url.rstrip("/")
+        self.operations = config.operation_base_url.rstrip("/")
+        self.folder_id = client.folder_id
+        self._api_key = config.api_key
+
+    def headers(self) -> dict[str, Any]:
+        """``x-folder-id``, ``Api-Key`` auth for keys (IAM tokens stay the client's Bearer)."""
+        headers: dict[str, Any] = {"x-folder-id": self.folder_id, "OpenAI-Project": openai.Omit()}
+        if self._api_key is not None:
+            headers["Authorization"] = f"Api-Key {self._api_key}"
+        return headers
+
+    def create_url(self) -> str:
+        return f"{self.llm}/foundationModels/v1/completionAsync"
+
+    def operation_url(self, operation_id: str) -> str:
+        return f"{self.operations}/operations/{operation_id}"
+
+    def cancel_url(self, operation_id: str) -> str:
+        return f"{self.operations}/operations/{operation_id}:cancel"
+
+
+def _snapshot(raw: httpx2.Response, hint: Callable[[Any], float | None]) -> Snapshot[Operation]:
+    return Snapshot(parse_operation(raw.json()), hint(raw.headers))
+
+
+class _DeferredBase:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        policy: PollPolicy | None,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.client = client
+        self.policy = policy if policy is not None else PollPolicy()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._endpoints = _Endpoints(client)
+
+    def _options(self, *, max_retries: int | None = None, timeout: float | None = None) -> Any:
+        options: dict[str, Any] = {"headers": self._endpoints.headers()}
+        if max_retries is not None:
+            options["max_retries"] = max_retries
+        if timeout is not None:
+            options["timeout"] = timeout
+        return options
+
+    def _hint(self, headers: Any) -> float | None:
+        return server_hint(headers, wall_time=self._wall_clock())
+
+    def _loop(
+        self,
+        operation_id: str,
+        timeout: float | None,
+        policy: PollPolicy | None,
+        on_status: Callable[[RunStatus, Operation], object] | None,
+    ) -> PollLoop[Operation]:
+        return PollLoop(
+            operation_id,
+            _READER,
+            policy or self.policy,
+            now=self._clock(),
+            timeout=timeout,
+            on_status=on_status,
+        )
+
+
+class Deferred(_DeferredBase):
+    """The asynchronous API on a sync client: ``client.deferred``.
+
+    ::
+
+        run = client.deferred.create(model="yandexgpt", messages="Hello")
+        print(run.id)            # an operation id: client.deferred.attach(id) resumes
+        print(run.wait(timeout=300).unwrap())
+    """
+
+    client: YandexOpenAI
+
+    def __init__(
+        self,
+        client: YandexOpenAI,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(client, policy=policy, clock=clock, wall_clock=wall_clock)
+        self._sleep = sleep
+
+    def create(
+        self,
+        *,
+        model: str,
+        messages: str | Iterable[Mapping[str, Any]],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        reasoning_mode: ReasoningMode | str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> OperationRun:
+        """Submit a completion; returns at once with the operation.
+
+        ``model`` is a short name or a URI; ``messages`` take ``{"role", "text"}``
+        or OpenAI's ``{"role", "content"}``. Sent at most once, as
+        :meth:`Background.create <yc_responses.Background.create>` is.
+        """
+        body = completion_body(
+            self.client.model_uri(model, kind="gpt"),
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            reasoning_mode=reasoning_mode,
+            extra_body=extra_body,
+        )
+        raw = submit_sync(
+            lambda: self.client.post(
+                self._endpoints.create_url(),
+                body=body,
+                cast_to=httpx2.Response,
+                options=self._options(max_retries=0),
+            ),
+            self.policy,
+            clock=self._clock,
+            sleep=self._sleep,
+            wall_clock=self._wall_clock,
+        )
+        operation = _snapshot(raw, self._hint).value
+        return OperationRun(self, operation.id, operation)
+
+    def run(
+        self,
+        *,
+        timeout: float | None = None,
+        on_status: Callable[[RunStatus, Operation], object] | None = None,
+        **create: Any,
+    ) -> OperationResult:
+        """:meth:`create`, then :meth:`OperationRun.wait`."""
+        return self.create(**create).wait(timeout, on_status=on_status)
+
+    def attach(self, operation_id: str) -> OperationRun:
+        """The operation ``operation_id``; no request until it is used."""
+        if not operation_id:
+            raise ValueError("attach() needs an operation id")
+        return OperationRun(self, operation_id)
+
+    def _get(
+        self, url: str, request_timeout: float | None, max_retries: int | None
+    ) -> httpx2.Response:
+        raw: httpx2.Response = self.client.get(
+            url,
+            cast_to=httpx2.Response,
+            options=self._options(max_retries=max_retries, timeout=request_timeout),
+        )
+        return raw
+
+
+class OperationRun:
+    """One operation: ``id``, last known ``status``, ``refresh()``, ``wait()``, ``cancel()``."""
+
+    def __init__(
+        self, deferred: Deferred, operation_id: str, operation: Operation | None = None
+    ) -> None:
+        self._deferred = deferred
+        self.id = operation_id
+        """The operation id: keep it to resume with ``client.deferred.attach(id)``."""
+        self.operation = operation
+        """The last operation seen (``None`` before the first look)."""
+
+    @property
+    def status(self) -> RunStatus | None:
+        """The last status seen, without a request."""
+        return None if self.operation is None else status_of_operation(self.operation)
+
+    def refresh(self) -> RunStatus:
+        """Look once (with the client's retries) and return the status."""
+        self.operation = self._look(None, retries=None).value
+        return status_of_operation(self.operation)
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        on_status: Callable[[RunStatus, Operation], object] | None = None,
+        policy: PollPolicy | None = None,
+    ) -> OperationResult:
+        """Poll until the operation is done and return its typed result.
+
+        Past ``timeout`` seconds, :class:`~yc_responses.RunTimeoutError` (the
+        operation is left running); transient faults are sat out.
+        """
+        deferred = self._deferred
+        first = None if self.operation is None else Snapshot(self.operation)
+        return wait_sync(
+            deferred._loop(self.id, timeout, policy, on_status),
+            lambda request_timeout: self._look(request_timeout, retries=0),
+            clock=deferred._clock,
+            sleep=deferred._sleep,
+            wall_clock=deferred._wall_clock,
+            first=first,
+        )
+
+    def cancel(self, *, timeout: float | None = None) -> OperationResult:
+        """Cancel (``GET /operations/{id}:cancel``) and return the terminal state reported."""
+        raw = self._deferred._get(self._deferred._endpoints.cancel_url(self.id), None, None)
+        self.operation = parse_operation(raw.json())
+        return self.wait(timeout)
+
+    def _look(self, request_timeout: float | None, *, retries: int | None) -> Snapshot[Operation]:
+        deferred = self._deferred
+        raw = deferred._get(deferred._endpoints.operation_url(self.id), request_timeout, retries)
+        snapshot = _snapshot(raw, deferred._hint)
+        self.operation = snapshot.value
+        return snapshot
+
+    def __repr__(self) -> str:
+        done = None if self.operation is None else bool(self.operation.done)
+        return f"OperationRun(id={self.id!r}, done={done!r})"
+
+
+class AsyncDeferred(_DeferredBase):
+    """The asynchronous API on an async client: ``client.deferred`` (see :class:`Deferred`)."""
+
+    client: AsyncYandexOpenAI
+
+    def __init__(
+        self,
+        client: AsyncYandexOpenAI,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(client, policy=policy, clock=clock, wall_clock=wall_clock)
+        self._sleep = sleep
+
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: str | Iterable[Mapping[str, Any]],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        reasoning_mode: ReasoningMode | str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> AsyncOperationRun:
+        """Submit a completion (see :meth:`Deferred.create`)."""
+        body = completion_body(
+            self.client.model_uri(model, kind="gpt"),
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            reasoning_mode=reasoning_mode,
+            extra_body=extra_body,
+        )
+
+        async def send() -> httpx2.Response:
+            raw: httpx2.Response = await self.client.post(
+                self._endpoints.create_url(),
+                body=body,
+                cast_to=httpx2.Response,
+                options=self._options(max_retries=0),
+            )
+            return raw
+
+        raw = await submit_async(
+            send, self.policy, clock=self._clock, sleep=self._sleep, wall_clock=self._wall_clock
+        )
+        operation = _snapshot(raw, self._hint).value
+        return AsyncOperationRun(self, operation.id, operation)
+
+    async def run(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the operation
+        on_status: Callable[[RunStatus, Operation], object] | None = None,
+        **create: Any,
+    ) -> OperationResult:
+        """:meth:`create`, then :meth:`AsyncOperationRun.wait`."""
+        run = await self.create(**create)
+        return await run.wait(timeout, on_status=on_status)
+
+    def attach(self, operation_id: str) -> AsyncOperationRun:
+        """The operation ``operation_id``; no request until it is used."""
+        if not operation_id:
+            raise ValueError("attach() needs an operation id")
+        return AsyncOperationRun(self, operation_id)
+
+    async def _get(
+        self, url: str, request_timeout: float | None, max_retries: int | None
+    ) -> httpx2.Response:
+        raw: httpx2.Response = await self.client.get(
+            url,
+            cast_to=httpx2.Response,
+            options=self._options(max_retries=max_retries, timeout=request_timeout),
+        )
+        return raw
+
+
+class AsyncOperationRun:
+    """One operation on an async client; ``await run`` waits for its result."""
+
+    def __init__(
+        self, deferred: AsyncDeferred, operation_id: str, operation: Operation | None = None
+    ) -> None:
+        self._deferred = deferred
+        self.id = operation_id
+        """The operation id: keep it to resume with ``client.deferred.attach(id)``."""
+        self.operation = operation
+        """The last operation seen (``None`` before the first look)."""
+
+    @property
+    def status(self) -> RunStatus | None:
+        """The last status seen, without a request."""
+        return None if self.operation is None else status_of_operation(self.operation)
+
+    async def refresh(self) -> RunStatus:
+        """Look once (with the client's retries) and return the status."""
+        self.operation = (await self._look(None, retries=None)).value
+        return status_of_operation(self.operation)
+
+    def __await__(self) -> Generator[Any, None, OperationResult]:
+        return self.wait().__await__()
+
+    async def wait(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the operation
+        *,
+        on_status: Callable[[RunStatus, Operation], object] | None = None,
+        policy: PollPolicy | None = None,
+    ) -> OperationResult:
+        """Poll until the operation is done (see :meth:`OperationRun.wait`)."""
+        deferred = self._deferred
+        first = None if self.operation is None else Snapshot(self.operation)
+
+        async def look(request_timeout: float | None) -> Snapshot[Operation]:
+            return await self._look(request_timeout, retries=0)
+
+        return await wait_async(
+            deferred._loop(self.id, timeout, policy, on_status),
+            look,
+            clock=deferred._clock,
+            sleep=deferred._sleep,
+            wall_clock=deferred._wall_clock,
+            first=first,
+        )
+
+    async def cancel(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the operation
+    ) -> OperationResult:
+        """Cancel and return the terminal state reported (see :meth:`OperationRun.cancel`)."""
+        raw = await self._deferred._get(self._deferred._endpoints.cancel_url(self.id), None, None)
+        self.operation = parse_operation(raw.json())
+        return await self.wait(timeout)
+
+    async def _look(
+        self, request_timeout: float | None, *, retries: int | None
+    ) -> Snapshot[Operation]:
+        deferred = self._deferred
+        raw = await deferred._get(
+            deferred._endpoints.operation_url(self.id), request_timeout, retries
+        )
+        snapshot = _snapshot(raw, deferred._hint)
+        self.operation = snapshot.value
+        return snapshot
+
+    def __repr__(self) -> str:
+        done = None if self.operation is None else bool(self.operation.done)
+        return f"AsyncOperationRun(id={self.id!r}, done={done!r})"
