@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 _YC_AND_OPENAI_VARIABLES = (
@@ -27,9 +25,8 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def clean_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
+) -> None:
     """Each test starts with no YC_*/OPENAI_* variables and no .env in the working directory."""
     for name in _YC_AND_OPENAI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
-    yield

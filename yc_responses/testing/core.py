@@ -586,7 +586,7 @@ class EmulatorCore:
                 outcome = Outcome.incomplete("max_output_tokens")
         if outcome.text is not None:
             text = outcome.text
-        if outcome.kind == "incomplete":
+        if outcome.kind == "incomplete" and outcome.text is None:
             limit = max_tokens if max_tokens is not None else payloads.count_tokens(text) // 2
             text = payloads.truncate_tokens(text, limit)
         now = self.clock()

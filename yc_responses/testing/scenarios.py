@@ -127,7 +127,9 @@ class Outcome:
         after: float | None = None,
         queued: float | None = None,
     ) -> Outcome:
-        """Ends ``incomplete`` with ``incomplete_details.reason`` and a partial answer.
+        """Ends ``incomplete`` with ``incomplete_details.reason`` and the partial answer ``text``.
+
+        Without ``text``, the derived answer is cut at ``max_output_tokens``, or halved.
 
         >>> Outcome.incomplete("content_filter").reason
         'content_filter'

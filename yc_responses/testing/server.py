@@ -48,6 +48,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _Server
     server_version = "yc-responses-emulator"
     sys_version = ""
@@ -92,6 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
         sent = 0
@@ -100,14 +102,17 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks, finished = reply.stream.poll()
                 for chunk in chunks:
                     if reply.drop_after_events is not None and sent >= reply.drop_after_events:
+                        # a broken chunked body: the client sees an incomplete stream
                         self.wfile.flush()
                         self._drop()
                         return
-                    self.wfile.write(chunk)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     sent += 1
                 self.wfile.flush()
                 if finished or self.server.closing.wait(_STREAM_POLL_SECONDS):
-                    return
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return
 
