@@ -159,7 +159,7 @@ Status = Literal["queued", "in_progress", "completed", "failed", "incomplete", "
 def _usage(input_tokens: int, output_tokens: int) -> JSON:
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
