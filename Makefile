@@ -29,5 +29,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Re-record cassettes/: against the live service when YC_API_KEY and YC_FOLDER_ID are set
+# (and billed to that folder), else against the built-in emulator. Tests replay them offline.
+record: $(STAMP)
+	$(BIN)/pytest -q tests/test_cassettes.py --record-mode=rewrite
+	$(BIN)/pytest -q tests/test_cassettes.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from yc_responses.testing import vcr as yc_vcr
 
 _YC_AND_OPENAI_VARIABLES = (
     "YC_API_KEY",
@@ -30,3 +35,22 @@ def clean_environment(
     for name in _YC_AND_OPENAI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+# --- cassettes: readable, scrubbed, replayed with the network blocked ---------------------------
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return yc_vcr.vcr_config()
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(CASSETTES)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    yc_vcr.register(vcr)

@@ -1,0 +1,76 @@
+"""pytest fixtures for code that talks to Yandex AI Studio; loaded when the package is installed.
+
+::
+
+    def test_answer(yc_client, yc_emulator):
+        yc_emulator.script(Outcome.completed("Paris"))
+        reply = yc_client.responses.create(model="yandexgpt", input="Capital of France?")
+        assert reply.output_text == "Paris"
+
+Fixtures (fresh for every test):
+
+* ``yc_clock``: the :class:`~yc_responses.testing.ManualClock` the emulator reads;
+  pass ``sleep=yc_clock.sleep`` to waiting code and 300 s pass at once.
+* ``yc_emulator``: a started :class:`~yc_responses.testing.Emulator` on that clock.
+  Unscripted background runs finish as soon as the clock is read again
+  (``background_duration=0``); script ``Outcome.completed(after=...)`` for longer runs.
+* ``yc_client`` / ``async_yc_client``: clients bound to the emulator.
+* ``yc_emulator_options``: override it to pass other arguments to the emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from yc_responses.client import AsyncYandexOpenAI, YandexOpenAI
+    from yc_responses.testing.clock import ManualClock
+    from yc_responses.testing.server import Emulator
+
+__all__ = ["async_yc_client", "yc_client", "yc_clock", "yc_emulator", "yc_emulator_options"]
+
+
+@pytest.fixture
+def yc_clock() -> ManualClock:
+    """The manual clock of ``yc_emulator``: ``yc_clock.advance(60)``, ``sleep=yc_clock.sleep``."""
+    from yc_responses.testing.clock import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def yc_emulator_options() -> dict[str, Any]:
+    """Extra arguments of ``yc_emulator``; override in a conftest.py::
+
+    @pytest.fixture
+    def yc_emulator_options():
+        return {"background_duration": 30.0, "quotas": Quotas.documented()}
+    """
+    return {}
+
+
+@pytest.fixture
+def yc_emulator(yc_clock: ManualClock, yc_emulator_options: dict[str, Any]) -> Iterator[Emulator]:
+    """A started emulator on ``yc_clock``, stopped after the test."""
+    from yc_responses.testing.server import Emulator
+
+    options: dict[str, Any] = {"clock": yc_clock, "background_duration": 0.0}
+    with Emulator(**{**options, **yc_emulator_options}) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def yc_client(yc_emulator: Emulator) -> Iterator[YandexOpenAI]:
+    """A :class:`~yc_responses.YandexOpenAI` bound to ``yc_emulator``."""
+    client = yc_emulator.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def async_yc_client(yc_emulator: Emulator) -> AsyncYandexOpenAI:
+    """An :class:`~yc_responses.AsyncYandexOpenAI` bound to ``yc_emulator``."""
+    return yc_emulator.async_client()
