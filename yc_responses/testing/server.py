@@ -258,6 +258,8 @@ class Emulator:
             "api_key": self.api_key,
             "folder_id": self.folder_id,
             "base_url": self.base_url,
+            "llm_base_url": self.llm_base_url,
+            "operation_base_url": self.operation_base_url,
         }
         return YandexOpenAI(**{**options, **kwargs})
 
@@ -267,6 +269,8 @@ class Emulator:
             "api_key": self.api_key,
             "folder_id": self.folder_id,
             "base_url": self.base_url,
+            "llm_base_url": self.llm_base_url,
+            "operation_base_url": self.operation_base_url,
         }
         return AsyncYandexOpenAI(**{**options, **kwargs})
 
