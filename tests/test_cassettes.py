@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from yc_responses import DEFAULT_BASE_URL, YandexOpenAI
+from yc_responses import DEFAULT_BASE_URL, Completed, Deferred, RunStatus, YandexOpenAI
 from yc_responses.testing import Emulator, ManualClock
 from yc_responses.testing.vcr import find_secrets
 
@@ -96,6 +96,43 @@ def test_background_response_until_completed(session: Session) -> None:
     assert seen.id == job.id
     assert seen.status == "completed"
     assert seen.output_text.strip()
+
+
+@pytest.mark.vcr
+def test_background_run_through_its_whole_lifecycle(session: Session) -> None:
+    background = session.client.background.with_options(sleep=session.sleep)
+    seen: list[RunStatus] = []
+
+    result = background.run(
+        model="yandexgpt",
+        input="Name three rivers of Europe.",
+        on_status=lambda status, _: seen.append(status),
+    )
+
+    assert isinstance(result, Completed)
+    assert result.output_text.strip()
+    assert seen[0] in (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
+    assert seen[-1] is RunStatus.COMPLETED
+
+
+@pytest.mark.vcr
+def test_deferred_operation_through_its_whole_lifecycle(session: Session) -> None:
+    deferred = Deferred(session.client, sleep=session.sleep)
+
+    result = deferred.run(
+        model="yandexgpt-lite",
+        messages=[
+            {"role": "system", "text": "Translate the text into French"},
+            {"role": "user", "text": "To be, or not to be: that is the question."},
+        ],
+        temperature=0.1,
+        max_tokens=200,
+    )
+
+    assert isinstance(result, Completed)
+    assert result.output_text.strip()
+    assert result.response.usage is not None
+    assert result.response.usage.total_tokens > 0
 
 
 @pytest.mark.vcr
