@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from .clock import Clock, ManualClock
 from .core import EmulatorStats
+from .demo import demo_async_client, demo_client, has_credentials
 from .scenarios import ROUTES, Fault, InputMatcher, Outcome, Quotas, Route
 from .server import DEFAULT_FOLDER_ID, Emulator
 
@@ -37,4 +38,7 @@ __all__ = [
     "Outcome",
     "Quotas",
     "Route",
+    "demo_async_client",
+    "demo_client",
+    "has_credentials",
 ]
