@@ -22,7 +22,7 @@ ones raised at once, and the run id is never lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar, overload
@@ -34,11 +34,12 @@ from openai.types.responses import Response
 
 from .errors import YCResponsesError
 from .polling import (
-    FaultBudget,
     PollLoop,
     PollPolicy,
     Snapshot,
     is_transient,
+    retry_async,
+    retry_sync,
     server_hint,
     submit_async,
     submit_sync,
@@ -156,6 +157,77 @@ def _leave_note(exc: BaseException, run_id: str) -> None:
     )
     if add_note is not None and note not in getattr(exc, "__notes__", ()):
         add_note(note)
+
+
+class _StreamFollower:
+    """The decisions of a streaming wait, shared by the sync and async drivers.
+
+    The drivers open ``GET /responses/{id}?stream=true`` with :meth:`request_options`,
+    feed it every event (:meth:`on_event`) and every failure (:meth:`open_failed`,
+    :meth:`broken`), and sleep ``loop.next_delay()`` between connections.
+    """
+
+    def __init__(
+        self,
+        run: BackgroundRun | AsyncBackgroundRun,
+        loop: PollLoop[Response],
+        clock: Clock,
+        wall_clock: Clock,
+    ) -> None:
+        self._run = run
+        self._loop = loop
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._after: int | None = None
+        self._events = 0
+
+    def request_options(self) -> dict[str, Any]:
+        """Where to resume, and how long the connection may stay silent."""
+        self._events = 0
+        return {
+            "starting_after": self._after if self._after is not None else openai.omit,
+            "timeout": _seconds(self._loop.request_timeout(self._clock())),
+        }
+
+    def open_failed(self, exc: Exception) -> bool:
+        """``True``: the server refuses to stream, poll instead; ``False``: try again later."""
+        if isinstance(exc, openai.APIStatusError) and _stream_refused(exc):
+            return True
+        self._fault(exc)
+        return False
+
+    def accepts(self, headers: Mapping[str, str]) -> bool:
+        """Whether the answer is an event stream at all."""
+        return _is_event_stream(headers.get("content-type"))
+
+    def on_event(self, event: Any) -> RunResult | None:
+        """Take in one event: the result once the run ends, else ``None``."""
+        self._events += 1
+        self._after = event.sequence_number
+        response = _event_response(event)
+        if response is not None:
+            self._run.response = response
+            result = self._loop.observe(Snapshot(response), now=self._clock())
+            if result is not None:
+                return result
+        self._loop.check_deadline(now=self._clock())
+        return None
+
+    def broken(self, exc: Exception) -> None:
+        """The stream broke off: listen again from the last event, or raise."""
+        if isinstance(exc, openai.APITimeoutError):
+            return  # a silent stream is not a fault: listen again from the last event
+        if not isinstance(exc, (openai.APIConnectionError, openai.APIStatusError)):
+            raise exc
+        self._fault(exc)
+
+    def ended(self) -> bool:
+        """The stream closed: ``True`` when it said nothing at all (poll instead)."""
+        return self._events == 0
+
+    def _fault(self, exc: Exception) -> None:
+        if not self._loop.fault(exc, now=self._clock(), wall_time=self._wall_clock()):
+            raise exc
 
 
 class _Resource(Generic[ClientT]):
@@ -367,27 +439,19 @@ class BackgroundRun:
         that already finished keeps its result (e.g. :class:`~yc_responses.Completed`).
         """
         background = self._background
-        faults = FaultBudget(background.policy, retryable=_cancel_retryable)
-        while True:
-            try:
-                self.response = background._quiet.responses.cancel(self.id)
-                break
-            except openai.APIStatusError as exc:
-                if exc.status_code in (400, 409) and self.refresh().is_terminal:
-                    break  # it had already finished: the server refuses to cancel
-                delay = faults.retry_after(
-                    exc, now=background._clock(), wall_time=background._wall_clock()
-                )
-                if delay is None:
-                    raise
-                background._sleep(delay)
-            except Exception as exc:
-                delay = faults.retry_after(
-                    exc, now=background._clock(), wall_time=background._wall_clock()
-                )
-                if delay is None:
-                    raise
-                background._sleep(delay)
+        try:
+            self.response = retry_sync(
+                lambda: background._quiet.responses.cancel(self.id),
+                background.policy,
+                retryable=_cancel_retryable,
+                clock=background._clock,
+                sleep=background._sleep,
+                wall_clock=background._wall_clock,
+            )
+        except openai.APIStatusError as exc:
+            # 400/409 for a run that already finished: the server refuses to cancel it
+            if exc.status_code not in (400, 409) or not self.refresh().is_terminal:
+                raise
         return self.wait(timeout)
 
     def _look(self, request_timeout: float | None) -> Snapshot[Response]:
@@ -400,47 +464,27 @@ class BackgroundRun:
     def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
         """Follow the run's event stream; ``None``: the server does not stream it, poll."""
         background = self._background
-        after: int | None = None
+        follower = _StreamFollower(self, loop, background._clock, background._wall_clock)
         while True:
             try:
                 stream = background._quiet.responses.retrieve(
-                    self.id,
-                    stream=True,
-                    starting_after=after if after is not None else openai.omit,
-                    timeout=_seconds(loop.request_timeout(background._clock())),
+                    self.id, stream=True, **follower.request_options()
                 )
-            except openai.APIStatusError as exc:
-                if _stream_refused(exc):
-                    return None
-                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
-                    raise
             except Exception as exc:
-                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
-                    raise
+                if follower.open_failed(exc):
+                    return None
             else:
                 with stream:
-                    if not _is_event_stream(stream.response.headers.get("content-type")):
+                    if not follower.accepts(stream.response.headers):
                         return None
-                    events = 0
                     try:
                         for event in stream:
-                            events += 1
-                            after = event.sequence_number
-                            response = _event_response(event)
-                            if response is not None:
-                                self.response = response
-                                result = loop.observe(Snapshot(response), now=background._clock())
-                                if result is not None:
-                                    return result
-                            loop.check_deadline(now=background._clock())
-                    except openai.APITimeoutError:
-                        pass  # a silent stream is not a fault: listen again from ``after``
-                    except (openai.APIConnectionError, openai.APIStatusError) as exc:
-                        now, wall = background._clock(), background._wall_clock()
-                        if not loop.fault(exc, now=now, wall_time=wall):
-                            raise
+                            if (result := follower.on_event(event)) is not None:
+                                return result
+                    except Exception as exc:
+                        follower.broken(exc)
                     else:
-                        if events == 0:
+                        if follower.ended():
                             return None
             background._sleep(loop.next_delay(now=background._clock()))
 
@@ -588,27 +632,22 @@ class AsyncBackgroundRun:
     ) -> RunResult:
         """Cancel the run and return the terminal state (see :meth:`BackgroundRun.cancel`)."""
         background = self._background
-        faults = FaultBudget(background.policy, retryable=_cancel_retryable)
-        while True:
-            try:
-                self.response = await background._quiet.responses.cancel(self.id)
-                break
-            except openai.APIStatusError as exc:
-                if exc.status_code in (400, 409) and (await self.refresh()).is_terminal:
-                    break
-                delay = faults.retry_after(
-                    exc, now=background._clock(), wall_time=background._wall_clock()
-                )
-                if delay is None:
-                    raise
-                await background._sleep(delay)
-            except Exception as exc:
-                delay = faults.retry_after(
-                    exc, now=background._clock(), wall_time=background._wall_clock()
-                )
-                if delay is None:
-                    raise
-                await background._sleep(delay)
+
+        async def cancel() -> Response:
+            return await background._quiet.responses.cancel(self.id)
+
+        try:
+            self.response = await retry_async(
+                cancel,
+                background.policy,
+                retryable=_cancel_retryable,
+                clock=background._clock,
+                sleep=background._sleep,
+                wall_clock=background._wall_clock,
+            )
+        except openai.APIStatusError as exc:
+            if exc.status_code not in (400, 409) or not (await self.refresh()).is_terminal:
+                raise
         return await self.wait(timeout)
 
     async def _look(self, request_timeout: float | None) -> Snapshot[Response]:
@@ -621,47 +660,27 @@ class AsyncBackgroundRun:
     async def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
         """Follow the run's event stream; ``None``: the server does not stream it, poll."""
         background = self._background
-        after: int | None = None
+        follower = _StreamFollower(self, loop, background._clock, background._wall_clock)
         while True:
             try:
                 stream = await background._quiet.responses.retrieve(
-                    self.id,
-                    stream=True,
-                    starting_after=after if after is not None else openai.omit,
-                    timeout=_seconds(loop.request_timeout(background._clock())),
+                    self.id, stream=True, **follower.request_options()
                 )
-            except openai.APIStatusError as exc:
-                if _stream_refused(exc):
-                    return None
-                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
-                    raise
             except Exception as exc:
-                if not loop.fault(exc, now=background._clock(), wall_time=background._wall_clock()):
-                    raise
+                if follower.open_failed(exc):
+                    return None
             else:
                 async with stream:
-                    if not _is_event_stream(stream.response.headers.get("content-type")):
+                    if not follower.accepts(stream.response.headers):
                         return None
-                    events = 0
                     try:
                         async for event in stream:
-                            events += 1
-                            after = event.sequence_number
-                            response = _event_response(event)
-                            if response is not None:
-                                self.response = response
-                                result = loop.observe(Snapshot(response), now=background._clock())
-                                if result is not None:
-                                    return result
-                            loop.check_deadline(now=background._clock())
-                    except openai.APITimeoutError:
-                        pass  # a silent stream is not a fault: listen again from ``after``
-                    except (openai.APIConnectionError, openai.APIStatusError) as exc:
-                        now, wall = background._clock(), background._wall_clock()
-                        if not loop.fault(exc, now=now, wall_time=wall):
-                            raise
+                            if (result := follower.on_event(event)) is not None:
+                                return result
+                    except Exception as exc:
+                        follower.broken(exc)
                     else:
-                        if events == 0:
+                        if follower.ended():
                             return None
             await background._sleep(loop.next_delay(now=background._clock()))
 

@@ -47,6 +47,8 @@ __all__ = [
     "RunReader",
     "Snapshot",
     "is_transient",
+    "retry_async",
+    "retry_sync",
     "server_hint",
     "submit_async",
     "submit_sync",
@@ -490,14 +492,60 @@ async def wait_async(
         await sleep(loop.next_delay(now=clock()))
 
 
-def _give_up_submitting(exc: Exception, faults: FaultBudget, *, now: float, wall: float) -> float:
-    """The delay before sending a submission again, or raise: the pure half of ``submit_*``."""
+def _retry_delay(
+    exc: Exception, faults: FaultBudget, *, now: float, wall: float, submission: bool
+) -> float:
+    """The delay before calling again, or raise: the pure half of ``retry_*``.
+
+    For a ``submission`` a transient failure that may hide a started run becomes
+    :class:`~yc_responses.AmbiguousSubmissionError`.
+    """
     delay = faults.retry_after(exc, now=now, wall_time=wall)
     if delay is not None:
         return delay
-    if is_transient(exc) and not was_not_sent(exc):
+    if submission and is_transient(exc) and not was_not_sent(exc):
         raise AmbiguousSubmissionError(exc) from exc
     raise exc
+
+
+def retry_sync(
+    call: Callable[[], T],
+    policy: PollPolicy,
+    *,
+    retryable: Callable[[BaseException], bool] = is_transient,
+    submission: bool = False,
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+    wall_clock: Callable[[], float],
+) -> T:
+    """Call ``call`` (one attempt each) until it succeeds or a fault is not ``retryable``."""
+    faults = FaultBudget(policy, retryable=retryable)
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            wait = _retry_delay(exc, faults, now=clock(), wall=wall_clock(), submission=submission)
+            sleep(wait)
+
+
+async def retry_async(
+    call: Callable[[], Awaitable[T]],
+    policy: PollPolicy,
+    *,
+    retryable: Callable[[BaseException], bool] = is_transient,
+    submission: bool = False,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+    wall_clock: Callable[[], float],
+) -> T:
+    """:func:`retry_sync` for an ``async`` call and sleep."""
+    faults = FaultBudget(policy, retryable=retryable)
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            wait = _retry_delay(exc, faults, now=clock(), wall=wall_clock(), submission=submission)
+            await sleep(wait)
 
 
 def submit_sync(
@@ -514,12 +562,15 @@ def submit_sync(
     again only when the server provably did not take it (429, no connection);
     any other transient failure raises :class:`~yc_responses.AmbiguousSubmissionError`.
     """
-    faults = FaultBudget(policy, retryable=was_not_sent)
-    while True:
-        try:
-            return send()
-        except Exception as exc:
-            sleep(_give_up_submitting(exc, faults, now=clock(), wall=wall_clock()))
+    return retry_sync(
+        send,
+        policy,
+        retryable=was_not_sent,
+        submission=True,
+        clock=clock,
+        sleep=sleep,
+        wall_clock=wall_clock,
+    )
 
 
 async def submit_async(
@@ -531,9 +582,12 @@ async def submit_async(
     wall_clock: Callable[[], float],
 ) -> T:
     """:func:`submit_sync` for an ``async`` send and sleep."""
-    faults = FaultBudget(policy, retryable=was_not_sent)
-    while True:
-        try:
-            return await send()
-        except Exception as exc:
-            await sleep(_give_up_submitting(exc, faults, now=clock(), wall=wall_clock()))
+    return await retry_async(
+        send,
+        policy,
+        retryable=was_not_sent,
+        submission=True,
+        clock=clock,
+        sleep=sleep,
+        wall_clock=wall_clock,
+    )
