@@ -41,6 +41,7 @@ from .errors import (
     YCResponsesError,
 )
 from .polling import PollPolicy
+from .quotas import Quotas
 from .results import (
     AnyRunResult,
     Cancelled,
@@ -77,6 +78,7 @@ __all__ = [
     "OperationResult",
     "OperationRun",
     "PollPolicy",
+    "Quotas",
     "RunCancelledError",
     "RunFailedError",
     "RunIncompleteError",

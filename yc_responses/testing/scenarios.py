@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, Union
 
+from yc_responses.quotas import Quotas
+
 __all__ = [
     "ROUTES",
     "Fault",
@@ -207,28 +209,6 @@ class Fault:
         0.5
         """
         return cls("slow", seconds=seconds)
-
-
-@dataclass(frozen=True)
-class Quotas:
-    """Request quotas, answered with HTTP 429 as the service does; ``None`` is no limit.
-
-    Creations are background ``responses.create`` and ``operations.create``;
-    fetches are ``responses.retrieve``/``responses.stream`` and ``operations.get``.
-    Windows are measured on the emulator's clock.
-
-    >>> Quotas.documented().creates_per_second
-    10
-    """
-
-    creates_per_second: int | None = None
-    fetches_per_second: int | None = None
-    creates_per_hour: int | None = None
-
-    @classmethod
-    def documented(cls) -> Quotas:
-        """The documented limits: 10 creations/s, 5,000 creations/hour, 50 fetches/s."""
-        return cls(creates_per_second=10, fetches_per_second=50, creates_per_hour=5000)
 
 
 def input_matches(matcher: InputMatcher, text: str) -> bool:
