@@ -1,4 +1,5 @@
-"""The asynchronous API (completionAsync + Operation) against a scripted server."""
+"""The asynchronous API (completionAsync + Operation) against a scripted server, on the sync
+and the async client."""
 
 from __future__ import annotations
 
@@ -184,39 +185,56 @@ def test_an_iam_token_goes_as_bearer_and_hosts_are_configurable(
     assert str(seen[-1].url) == "http://127.0.0.1:9/ops/operations/op1"
 
 
-@pytest.mark.parametrize(
-    ("final", "check"),
-    [
-        (
-            done_with("ALTERNATIVE_STATUS_FINAL"),
-            lambda r: isinstance(r, Completed) and r.output_text == "To be, or not to be.",
+OUTCOMES = [
+    pytest.param(
+        done_with("ALTERNATIVE_STATUS_FINAL"),
+        lambda r: isinstance(r, Completed) and r.output_text == "To be, or not to be.",
+        id="final",
+    ),
+    pytest.param(
+        done_with("ALTERNATIVE_STATUS_TOOL_CALLS", text=""),
+        lambda r: isinstance(r, Completed) and r.output_text == "",
+        id="tool-calls",
+    ),
+    pytest.param(
+        done_with("ALTERNATIVE_STATUS_TRUNCATED_FINAL"),
+        lambda r: (
+            isinstance(r, Incomplete)
+            and r.reason == "max_output_tokens"
+            and r.output_text == "To be, or not to be."
         ),
-        (
-            done_with("ALTERNATIVE_STATUS_TOOL_CALLS", text=""),
-            lambda r: isinstance(r, Completed) and r.output_text == "",
+        id="truncated",
+    ),
+    pytest.param(
+        done_with("ALTERNATIVE_STATUS_CONTENT_FILTER"),
+        lambda r: isinstance(r, Incomplete) and r.reason == "content_filter",
+        id="content-filter",
+    ),
+    pytest.param(
+        done_with_error(3, "bad model uri"),
+        lambda r: (
+            isinstance(r, Failed)
+            and (r.error.code, r.error.message) == ("invalid_argument", "bad model uri")
         ),
-        (
-            done_with("ALTERNATIVE_STATUS_TRUNCATED_FINAL"),
-            lambda r: (
-                isinstance(r, Incomplete)
-                and r.reason == "max_output_tokens"
-                and r.output_text == "To be, or not to be."
-            ),
+        id="failed",
+    ),
+    pytest.param(
+        done_with_error(13, "internal"),
+        lambda r: (
+            isinstance(r, Failed) and (r.error.code, r.error.message) == ("internal", "internal")
         ),
-        (
-            done_with("ALTERNATIVE_STATUS_CONTENT_FILTER"),
-            lambda r: isinstance(r, Incomplete) and r.reason == "content_filter",
-        ),
-        (
-            done_with_error(3, "bad model uri"),
-            lambda r: (
-                isinstance(r, Failed)
-                and (r.error.code, r.error.message) == ("invalid_argument", "bad model uri")
-            ),
-        ),
-        (done_with_error(1, "operation cancelled"), lambda r: isinstance(r, Cancelled)),
-    ],
-)
+        id="failed-internal",
+    ),
+    pytest.param(
+        done_with_error(1, "operation cancelled"),
+        lambda r: isinstance(r, Cancelled),
+        id="cancelled",
+    ),
+]
+"""Every way an operation ends, and how its typed result must look."""
+
+
+@pytest.mark.parametrize(("final", "check"), OUTCOMES)
 def test_every_outcome_maps_to_its_result(
     final: dict[str, Any], check: Callable[[OperationResult], bool]
 ) -> None:
@@ -248,26 +266,114 @@ def test_a_completed_operation_keeps_usage_as_integers_and_the_model_version() -
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("final", "expected"),
-    [
-        (done_with("ALTERNATIVE_STATUS_FINAL"), Completed),
-        (done_with("ALTERNATIVE_STATUS_TRUNCATED_FINAL"), Incomplete),
-        (done_with_error(13, "internal"), Failed),
-        (done_with_error(1, "cancelled"), Cancelled),
-    ],
-)
+@pytest.mark.parametrize(("final", "check"), OUTCOMES)
 async def test_async_outcomes_map_to_the_same_results(
-    final: dict[str, Any], expected: type[object]
+    final: dict[str, Any], check: Callable[[OperationResult], bool]
 ) -> None:
-    server = OperationServer(polls=[(200, PENDING), (200, final)])
-    deferred = async_deferred(server, FakeTime())
+    server = OperationServer(polls=[(200, {"id": "op1"}), (200, PENDING), (200, final)])
+    time = FakeTime()
+    deferred = async_deferred(server, time)
     run = await deferred.create(model="yandexgpt", messages=MESSAGES, max_tokens=5)
+    assert run.status is RunStatus.IN_PROGRESS
     assert json.loads(server.requests[0].content)["completionOptions"]["maxTokens"] == "5"
+
     result = await run
-    assert isinstance(result, expected)
-    again = await deferred.attach("op1").wait()
+
+    assert check(result), result
+    assert result.response_id == "op1"
+    assert server.paths() == [
+        "POST /foundationModels/v1/completionAsync",
+        "GET /operations/op1",
+        "GET /operations/op1",
+        "GET /operations/op1",
+    ]
+    assert len(time.sleeps) == 3
+    # the client's own resource, attached later: the first look is final, so no sleep
+    client = deferred.client
+    assert isinstance(client.deferred, AsyncDeferred)
+    again = await client.deferred.attach("op1")
+    assert check(again), again
     assert type(again) is type(result)
+
+
+@pytest.mark.anyio
+async def test_async_requests_are_the_documented_ones() -> None:
+    server = OperationServer(polls=[(200, PENDING), (200, done_with("ALTERNATIVE_STATUS_FINAL"))])
+    client = AsyncYandexOpenAI(
+        api_key=KEY,
+        folder_id=FOLDER,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server)),
+    )
+    assert isinstance(client.deferred, AsyncDeferred)
+
+    run = await client.deferred.create(
+        model="yandexgpt", messages=MESSAGES, temperature=0.1, max_tokens=2000,
+        reasoning_mode="disabled",
+    )  # fmt: skip
+    assert await run.refresh() is RunStatus.IN_PROGRESS
+    assert isinstance(await client.deferred.attach(run.id), Completed)
+    assert isinstance(await client.deferred.attach(run.id).cancel(), Cancelled)
+
+    assert [f"{r.method} {r.url}" for r in server.requests] == [
+        f"POST {LLM}/foundationModels/v1/completionAsync",
+        f"GET {OPERATIONS}/operations/op1",
+        f"GET {OPERATIONS}/operations/op1",
+        f"GET {OPERATIONS}/operations/op1:cancel",
+    ]
+    for request in server.requests:
+        assert request.headers["Authorization"] == f"Api-Key {KEY}"
+        assert request.headers["x-folder-id"] == FOLDER
+        assert "OpenAI-Project" not in request.headers
+    assert json.loads(server.requests[0].content) == {
+        "modelUri": f"gpt://{FOLDER}/yandexgpt/latest",
+        "completionOptions": {
+            "stream": False,
+            "temperature": 0.1,
+            "maxTokens": "2000",
+            "reasoningOptions": {"mode": "DISABLED"},
+        },
+        "messages": [
+            {"role": "system", "text": "Translate the text"},
+            {"role": "user", "text": "To be, or not to be: that is the question."},
+        ],
+    }
+    await client.close()
+
+
+@pytest.mark.anyio
+async def test_async_iam_token_goes_as_bearer_with_the_folder() -> None:
+    tokens = iter(["t1.first", "t1.second"])
+
+    async def fetch_token() -> str:
+        return next(tokens)
+
+    server = OperationServer(polls=[(200, done_with("ALTERNATIVE_STATUS_FINAL"))])
+    client = AsyncYandexOpenAI(
+        iam_token=fetch_token,
+        folder_id=FOLDER,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server)),
+    )
+
+    run = await client.deferred.create(model="yandexgpt-lite", messages="Hi")
+    assert await run.refresh() is RunStatus.COMPLETED
+
+    assert [r.headers["Authorization"] for r in server.requests] == [
+        "Bearer t1.first",
+        "Bearer t1.second",
+    ]
+    assert [r.headers["x-folder-id"] for r in server.requests] == [FOLDER, FOLDER]
+    await client.close()
+
+
+@pytest.mark.anyio
+async def test_async_wait_past_its_timeout_leaves_the_operation_running() -> None:
+    server = OperationServer(polls=[(200, PENDING)])
+    time = FakeTime()
+    with pytest.raises(RunTimeoutError) as caught:
+        await async_deferred(server, time).attach("op1").wait(timeout=20)
+    assert caught.value.response_id == "op1"
+    assert time.now == pytest.approx(20)
+    assert ":cancel" not in " ".join(server.paths())
 
 
 def test_cancel_returns_the_cancelled_state() -> None:
