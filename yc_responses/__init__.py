@@ -9,6 +9,9 @@
 
     # a long generation in the background: waits well, returns a typed result
     print(client.background.run(model="yandexgpt", input="Summarise ...").unwrap())
+
+    # thousands of them, resumable after a crash
+    results = client.background.map(prompts, model="yandexgpt", journal="batch.sqlite")
 """
 
 from .background import (
@@ -20,6 +23,7 @@ from .background import (
     WaitStrategy,
     background,
 )
+from .batch import BatchError, BatchProgress
 from .client import AsyncYandexOpenAI, YandexOpenAI
 from .deferred import (
     AsyncDeferred,
@@ -40,6 +44,7 @@ from .errors import (
     UnexpectedStatusError,
     YCResponsesError,
 )
+from .journal import Journal, JournalMismatchError
 from .polling import PollPolicy
 from .quotas import Quotas
 from .results import (
@@ -66,6 +71,8 @@ __all__ = [
     "AsyncYandexOpenAI",
     "Background",
     "BackgroundRun",
+    "BatchError",
+    "BatchProgress",
     "Cancelled",
     "Completed",
     "ConfigurationError",
@@ -73,6 +80,8 @@ __all__ = [
     "ErrorDetails",
     "Failed",
     "Incomplete",
+    "Journal",
+    "JournalMismatchError",
     "ModelURI",
     "Operation",
     "OperationResult",

@@ -21,18 +21,24 @@ ones raised at once, and the run id is never lost.
 
 from __future__ import annotations
 
+import inspect
+import json
+import os
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from enum import Enum
 from functools import cached_property
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import anyio
 import openai
 from openai import NOT_GIVEN, NotGiven
+from openai.resources.responses import Responses
 from openai.types.responses import Response
 
+from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
 from .errors import YCResponsesError
+from .journal import Journal
 from .polling import (
     PollLoop,
     PollPolicy,
@@ -46,6 +52,7 @@ from .polling import (
     wait_async,
     wait_sync,
 )
+from .quotas import Quotas
 from .results import RunResult
 from .status import RunStatus, result_of_response, status_of_response
 
@@ -144,6 +151,42 @@ def _create_params(params: dict[str, Any]) -> dict[str, Any]:
     if params.get("background", True) is not True:
         raise ValueError("background.create() always sets background=True; drop background=")
     return {**params, "background": True}
+
+
+_CREATE_KEYWORDS = frozenset(inspect.signature(Responses.create).parameters) - {"self"}
+
+BatchInput = str | Mapping[str, Any]
+"""One input of a batch: the ``input`` text, or a dict of ``responses.create`` keywords."""
+
+
+class _ResponsesSource:
+    """Background responses as the batch engine sees them (pure: no requests)."""
+
+    reader = _READER
+
+    def prepare(self, item: BatchInput, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        params = _create_params(
+            {**defaults, **({"input": item} if isinstance(item, str) else item)}
+        )
+        unknown = sorted(set(params) - _CREATE_KEYWORDS)
+        if unknown:
+            raise TypeError(
+                f"responses.create() takes no {', '.join(map(repr, unknown))}: give only its "
+                "keywords (input, instructions, max_output_tokens, temperature, tools, ...)"
+            )
+        return params
+
+    def run_id(self, snapshot: Response, /) -> str:
+        return snapshot.id
+
+    def dump(self, snapshot: Response, /) -> str:
+        return snapshot.to_json(indent=None, warnings=False)
+
+    def load(self, text: str, /) -> Response:
+        return Response.construct(**json.loads(text))
+
+
+_SOURCE = _ResponsesSource()
 
 
 def _leave_note(exc: BaseException, run_id: str) -> None:
@@ -254,6 +297,9 @@ class _Resource(Generic[ClientT]):
     def _hint(self, headers: Any) -> float | None:
         return server_hint(headers, wall_time=self._wall_clock())
 
+    def _batch_defaults(self, model: str, create_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {"model": model, **create_kwargs}
+
     def _loop(
         self,
         run_id: str,
@@ -329,15 +375,14 @@ class Background(_Resource[openai.OpenAI]):
         (the original error as ``__cause__``): the run may or may not exist.
         """
         params = _create_params(params)
-        response = submit_sync(
-            lambda: self._quiet.responses.create(**params),
+        created = submit_sync(
+            lambda: self._create_once(params),
             self.policy,
             clock=self._clock,
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        assert isinstance(response, Response)
-        return BackgroundRun(self, response.id, response)
+        return BackgroundRun(self, created.value.id, created.value)
 
     def run(
         self,
@@ -365,6 +410,102 @@ class Background(_Resource[openai.OpenAI]):
         if not response_id:
             raise ValueError("attach() needs the id of a background response")
         return BackgroundRun(self, response_id)
+
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[False] = False,
+        **options: Any,
+    ) -> list[RunResult]: ...
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[True],
+        **options: Any,
+    ) -> list[RunResult | Exception]: ...
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        concurrency: int = 100,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        progress: bool | ProgressCallback | None = None,
+        keys: Sequence[str] | None = None,
+        quotas: Quotas | None = None,
+        policy: PollPolicy | None = None,
+        return_exceptions: bool = False,
+        resubmit_ambiguous: bool = False,
+        **create_kwargs: Any,
+    ) -> list[RunResult] | list[RunResult | Exception]:
+        """Run many background responses; their results in input order.
+
+        ::
+
+            results = client.background.map(
+                ["Summarise: ...", {"input": "Translate: ...", "temperature": 0.1}],
+                model="yandexgpt",
+                journal="batch.sqlite",      # the same call again resumes after a crash
+            )
+
+        An input is the ``input`` text, or a dict of ``responses.create`` keywords
+        (its own ``model`` wins); ``create_kwargs`` apply to every input.
+
+        * ``concurrency``: runs going on the server at once.
+        * ``quotas``: the client keeps under them (default ``Quotas.documented()``:
+          10 creations/s, 5,000/hour, 50 fetches/s); a 429 that still comes is
+          honoured (``Retry-After``) and retried.
+        * ``journal``: a SQLite file (or :class:`~yc_responses.journal.Journal`)
+          recording every input's response id, status and result, each change
+          committed before the next request. Run again with the same journal and
+          inputs: finished inputs are read from it, submitted ones are attached,
+          never submitted twice. An input whose submission was cut off with no id
+          coming back is reported, not resent, unless ``resubmit_ambiguous=True``.
+        * ``progress``: ``None`` draws a tqdm bar on a terminal; ``True`` always;
+          ``False`` never; a callable gets every :class:`~yc_responses.BatchProgress`.
+        * ``keys``: names of the inputs in the journal (default: their positions).
+
+        A run that fails is a :class:`~yc_responses.Failed` result, not an error.
+        Inputs with no result at all (rejected with a 4xx, or maybe submitted but
+        with no id) raise :class:`~yc_responses.BatchError` at the end, with every
+        other result on it; ``return_exceptions=True`` puts the exceptions in the
+        list instead. One scheduler serves every run, on at most 16 connections.
+        """
+        with batch_engine(
+            _SOURCE,
+            inputs,
+            defaults=self._batch_defaults(model, create_kwargs),
+            keys=keys,
+            concurrency=concurrency,
+            journal=journal,
+            progress=progress,
+            quotas=quotas,
+            policy=policy or self.policy,
+            resubmit_ambiguous=resubmit_ambiguous,
+            now=self._clock(),
+            wall_clock=self._wall_clock,
+        ) as engine:
+            run_sync(engine, self._create_once, self._fetch, clock=self._clock, sleep=self._sleep)
+            return cast("list[RunResult | Exception]", finish(engine, return_exceptions))
+
+    def _create_once(self, params: dict[str, Any]) -> Snapshot[Response]:
+        """One creation attempt, the client's own retries off."""
+        response = self._quiet.responses.create(**params)
+        assert isinstance(response, Response)
+        return Snapshot(response)
+
+    def _fetch(self, response_id: str, request_timeout: float | None) -> Snapshot[Response]:
+        """One look at a run, with the delay the server suggests."""
+        raw = self._quiet.responses.with_raw_response.retrieve(
+            response_id, timeout=_seconds(request_timeout)
+        )
+        return Snapshot(raw.parse(), self._hint(raw.headers))
 
 
 class BackgroundRun:
@@ -455,11 +596,9 @@ class BackgroundRun:
         return self.wait(timeout)
 
     def _look(self, request_timeout: float | None) -> Snapshot[Response]:
-        raw = self._background._quiet.responses.with_raw_response.retrieve(
-            self.id, timeout=_seconds(request_timeout)
-        )
-        self.response = raw.parse()
-        return Snapshot(self.response, self._background._hint(raw.headers))
+        snapshot = self._background._fetch(self.id, request_timeout)
+        self.response = snapshot.value
+        return snapshot
 
     def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
         """Follow the run's event stream; ``None``: the server does not stream it, poll."""
@@ -534,20 +673,14 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
     async def create(self, **params: Any) -> AsyncBackgroundRun:
         """Start a background response (see :meth:`Background.create` for the retry policy)."""
         params = _create_params(params)
-
-        async def send() -> Response:
-            created = await self._quiet.responses.create(**params)
-            assert isinstance(created, Response)
-            return created
-
-        response = await submit_async(
-            send,
+        created = await submit_async(
+            lambda: self._create_once(params),
             self.policy,
             clock=self._clock,
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        return AsyncBackgroundRun(self, response.id, response)
+        return AsyncBackgroundRun(self, created.value.id, created.value)
 
     async def run(
         self,
@@ -566,6 +699,80 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
         if not response_id:
             raise ValueError("attach() needs the id of a background response")
         return AsyncBackgroundRun(self, response_id)
+
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[False] = False,
+        **options: Any,
+    ) -> list[RunResult]: ...
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[True],
+        **options: Any,
+    ) -> list[RunResult | Exception]: ...
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        concurrency: int = 100,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        progress: bool | ProgressCallback | None = None,
+        keys: Sequence[str] | None = None,
+        quotas: Quotas | None = None,
+        policy: PollPolicy | None = None,
+        return_exceptions: bool = False,
+        resubmit_ambiguous: bool = False,
+        **create_kwargs: Any,
+    ) -> list[RunResult] | list[RunResult | Exception]:
+        """Run many background responses as tasks of this event loop (see :meth:`Background.map`).
+
+        ::
+
+            results = await client.background.map(prompts, model="yandexgpt", journal="b.sqlite")
+
+        Cancelling the call leaves the runs going on the server; a creation
+        already sent is still recorded in the journal.
+        """
+        with batch_engine(
+            _SOURCE,
+            inputs,
+            defaults=self._batch_defaults(model, create_kwargs),
+            keys=keys,
+            concurrency=concurrency,
+            journal=journal,
+            progress=progress,
+            quotas=quotas,
+            policy=policy or self.policy,
+            resubmit_ambiguous=resubmit_ambiguous,
+            now=self._clock(),
+            wall_clock=self._wall_clock,
+        ) as engine:
+            await run_async(
+                engine, self._create_once, self._fetch, clock=self._clock, sleep=self._sleep
+            )
+            return cast("list[RunResult | Exception]", finish(engine, return_exceptions))
+
+    async def _create_once(self, params: dict[str, Any]) -> Snapshot[Response]:
+        """One creation attempt, the client's own retries off."""
+        response = await self._quiet.responses.create(**params)
+        assert isinstance(response, Response)
+        return Snapshot(response)
+
+    async def _fetch(self, response_id: str, request_timeout: float | None) -> Snapshot[Response]:
+        """One look at a run, with the delay the server suggests."""
+        raw = await self._quiet.responses.with_raw_response.retrieve(
+            response_id, timeout=_seconds(request_timeout)
+        )
+        return Snapshot(raw.parse(), self._hint(raw.headers))
 
 
 class AsyncBackgroundRun:
@@ -651,11 +858,9 @@ class AsyncBackgroundRun:
         return await self.wait(timeout)
 
     async def _look(self, request_timeout: float | None) -> Snapshot[Response]:
-        raw = await self._background._quiet.responses.with_raw_response.retrieve(
-            self.id, timeout=_seconds(request_timeout)
-        )
-        self.response = raw.parse()
-        return Snapshot(self.response, self._background._hint(raw.headers))
+        snapshot = await self._background._fetch(self.id, request_timeout)
+        self.response = snapshot.value
+        return snapshot
 
     async def _listen(self, loop: PollLoop[Response]) -> RunResult | None:
         """Follow the run's event stream; ``None``: the server does not stream it, poll."""

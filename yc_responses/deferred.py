@@ -24,9 +24,11 @@ On the wire: an API key goes as ``Authorization: Api-Key <key>``, an IAM token a
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import anyio
 import httpx2
@@ -34,7 +36,9 @@ import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
 from .errors import UnexpectedStatusError
+from .journal import Journal
 from .polling import (
     PollLoop,
     PollPolicy,
@@ -45,6 +49,7 @@ from .polling import (
     wait_async,
     wait_sync,
 )
+from .quotas import Quotas
 from .results import AnyRunResult, Cancelled, Completed, ErrorDetails, Failed, Incomplete
 from .status import RunStatus
 
@@ -313,6 +318,46 @@ class _OperationReader:
 
 _READER = _OperationReader()
 
+_CREATE_KEYWORDS = frozenset(
+    {"model", "messages", "temperature", "max_tokens", "reasoning_mode", "extra_body"}
+)
+
+BatchInput = str | Mapping[str, Any]
+"""One input of a batch: a user message's text, or a dict of ``deferred.create`` keywords."""
+
+
+class _OperationsSource:
+    """Operations as the batch engine sees them: an input becomes a ``completionAsync`` body."""
+
+    reader = _READER
+
+    def __init__(self, model_uri: Callable[[str], str]) -> None:
+        self._model_uri = model_uri
+
+    def prepare(self, item: BatchInput, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        given = {"messages": item} if isinstance(item, str) else item
+        params = {**defaults, **given}
+        unknown = sorted(set(params) - _CREATE_KEYWORDS)
+        if unknown:
+            raise TypeError(
+                f"deferred.create() takes no {', '.join(map(repr, unknown))}: give only "
+                f"{', '.join(sorted(_CREATE_KEYWORDS))}"
+            )
+        if "messages" not in params:
+            raise ValueError("no messages: give the text, or a dict with 'messages'")
+        model = params.pop("model")
+        messages = params.pop("messages")
+        return completion_body(self._model_uri(model), messages, **params)
+
+    def run_id(self, snapshot: Operation, /) -> str:
+        return snapshot.id
+
+    def dump(self, snapshot: Operation, /) -> str:
+        return snapshot.model_dump_json(by_alias=True)
+
+    def load(self, text: str, /) -> Operation:
+        return parse_operation(json.loads(text))
+
 
 # --- the two resources: requests are built once, sent by a sync or an async client ---
 
@@ -373,6 +418,9 @@ class _DeferredBase:
 
     def _hint(self, headers: Any) -> float | None:
         return server_hint(headers, wall_time=self._wall_clock())
+
+    def _source(self) -> _OperationsSource:
+        return _OperationsSource(lambda name: self.client.model_uri(name, kind="gpt"))
 
     def _loop(
         self,
@@ -439,20 +487,14 @@ class Deferred(_DeferredBase):
             reasoning_mode=reasoning_mode,
             extra_body=extra_body,
         )
-        raw = submit_sync(
-            lambda: self.client.post(
-                self._endpoints.create_url(),
-                body=body,
-                cast_to=httpx2.Response,
-                options=self._options(max_retries=0),
-            ),
+        created = submit_sync(
+            lambda: self._send(body),
             self.policy,
             clock=self._clock,
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        operation = _snapshot(raw, self._hint).value
-        return OperationRun(self, operation.id, operation)
+        return OperationRun(self, created.value.id, created.value)
 
     def run(
         self,
@@ -469,6 +511,86 @@ class Deferred(_DeferredBase):
         if not operation_id:
             raise ValueError("attach() needs an operation id")
         return OperationRun(self, operation_id)
+
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[False] = False,
+        **options: Any,
+    ) -> list[OperationResult]: ...
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[True],
+        **options: Any,
+    ) -> list[OperationResult | Exception]: ...
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        concurrency: int = 100,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        progress: bool | ProgressCallback | None = None,
+        keys: Sequence[str] | None = None,
+        quotas: Quotas | None = None,
+        policy: PollPolicy | None = None,
+        return_exceptions: bool = False,
+        resubmit_ambiguous: bool = False,
+        **create_kwargs: Any,
+    ) -> list[OperationResult] | list[OperationResult | Exception]:
+        """Run many operations; their results in input order.
+
+        ::
+
+            results = client.deferred.map(
+                ["Translate: ...", {"messages": [...], "temperature": 0.1}],
+                model="yandexgpt-lite",
+                journal="batch.sqlite",
+            )
+
+        An input is a user message's text, or a dict of :meth:`create` keywords;
+        ``create_kwargs`` (``temperature``, ``max_tokens``, ...) apply to every
+        input. Concurrency, quotas, the journal, progress and errors work as in
+        :meth:`Background.map <yc_responses.Background.map>`.
+        """
+        with batch_engine(
+            self._source(),
+            inputs,
+            defaults={"model": model, **create_kwargs},
+            keys=keys,
+            concurrency=concurrency,
+            journal=journal,
+            progress=progress,
+            quotas=quotas,
+            policy=policy or self.policy,
+            resubmit_ambiguous=resubmit_ambiguous,
+            now=self._clock(),
+            wall_clock=self._wall_clock,
+        ) as engine:
+            run_sync(engine, self._send, self._fetch, clock=self._clock, sleep=self._sleep)
+            return cast("list[OperationResult | Exception]", finish(engine, return_exceptions))
+
+    def _send(self, body: dict[str, Any]) -> Snapshot[Operation]:
+        """One ``completionAsync`` attempt, the client's own retries off."""
+        raw: httpx2.Response = self.client.post(
+            self._endpoints.create_url(),
+            body=body,
+            cast_to=httpx2.Response,
+            options=self._options(max_retries=0),
+        )
+        return _snapshot(raw, self._hint)
+
+    def _fetch(self, operation_id: str, request_timeout: float | None) -> Snapshot[Operation]:
+        """One look at an operation."""
+        raw = self._get(self._endpoints.operation_url(operation_id), request_timeout, 0)
+        return _snapshot(raw, self._hint)
 
     def _get(
         self, url: str, request_timeout: float | None, max_retries: int | None
@@ -581,20 +703,14 @@ class AsyncDeferred(_DeferredBase):
             extra_body=extra_body,
         )
 
-        async def send() -> httpx2.Response:
-            raw: httpx2.Response = await self.client.post(
-                self._endpoints.create_url(),
-                body=body,
-                cast_to=httpx2.Response,
-                options=self._options(max_retries=0),
-            )
-            return raw
-
-        raw = await submit_async(
-            send, self.policy, clock=self._clock, sleep=self._sleep, wall_clock=self._wall_clock
+        created = await submit_async(
+            lambda: self._send(body),
+            self.policy,
+            clock=self._clock,
+            sleep=self._sleep,
+            wall_clock=self._wall_clock,
         )
-        operation = _snapshot(raw, self._hint).value
-        return AsyncOperationRun(self, operation.id, operation)
+        return AsyncOperationRun(self, created.value.id, created.value)
 
     async def run(
         self,
@@ -612,6 +728,72 @@ class AsyncDeferred(_DeferredBase):
         if not operation_id:
             raise ValueError("attach() needs an operation id")
         return AsyncOperationRun(self, operation_id)
+
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[False] = False,
+        **options: Any,
+    ) -> list[OperationResult]: ...
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: Literal[True],
+        **options: Any,
+    ) -> list[OperationResult | Exception]: ...
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        concurrency: int = 100,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        progress: bool | ProgressCallback | None = None,
+        keys: Sequence[str] | None = None,
+        quotas: Quotas | None = None,
+        policy: PollPolicy | None = None,
+        return_exceptions: bool = False,
+        resubmit_ambiguous: bool = False,
+        **create_kwargs: Any,
+    ) -> list[OperationResult] | list[OperationResult | Exception]:
+        """Run many operations as tasks of this event loop (see :meth:`Deferred.map`)."""
+        with batch_engine(
+            self._source(),
+            inputs,
+            defaults={"model": model, **create_kwargs},
+            keys=keys,
+            concurrency=concurrency,
+            journal=journal,
+            progress=progress,
+            quotas=quotas,
+            policy=policy or self.policy,
+            resubmit_ambiguous=resubmit_ambiguous,
+            now=self._clock(),
+            wall_clock=self._wall_clock,
+        ) as engine:
+            await run_async(engine, self._send, self._fetch, clock=self._clock, sleep=self._sleep)
+            return cast("list[OperationResult | Exception]", finish(engine, return_exceptions))
+
+    async def _send(self, body: dict[str, Any]) -> Snapshot[Operation]:
+        """One ``completionAsync`` attempt, the client's own retries off."""
+        raw: httpx2.Response = await self.client.post(
+            self._endpoints.create_url(),
+            body=body,
+            cast_to=httpx2.Response,
+            options=self._options(max_retries=0),
+        )
+        return _snapshot(raw, self._hint)
+
+    async def _fetch(self, operation_id: str, request_timeout: float | None) -> Snapshot[Operation]:
+        """One look at an operation."""
+        raw = await self._get(self._endpoints.operation_url(operation_id), request_timeout, 0)
+        return _snapshot(raw, self._hint)
 
     async def _get(
         self, url: str, request_timeout: float | None, max_retries: int | None

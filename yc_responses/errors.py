@@ -130,18 +130,41 @@ class UnexpectedStatusError(YCResponsesError):
 
 
 class AmbiguousSubmissionError(YCResponsesError):
-    """A background create failed in a way that does not tell whether the server took it.
+    """A submission failed in a way that does not tell whether the server took it.
 
     A 5xx answer, a timeout or a connection dropped after the request was sent
     may hide a run that started (and is billed). The library does not resend it
     on its own, so no second paid run is started behind your back. Check whether
     it exists (the AI Studio console, or your own records) before submitting
     again, or submit again knowingly. The original error is ``__cause__``.
+
+    In a batch, ``key`` names the input; ``cause`` is ``None`` when an earlier run
+    of the batch stopped while sending it. Run the batch again with
+    ``resubmit_ambiguous=True`` to send such inputs once more.
     """
 
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(
-            f"the background request may or may not have started ({type(cause).__name__}: "
-            f"{cause}). It was not resent, to avoid paying for two runs: check the AI Studio "
-            "console before submitting again, or submit again if a duplicate is acceptable"
-        )
+    def __init__(self, cause: BaseException | None, *, key: str | None = None) -> None:
+        self.key = key
+        if key is None:
+            assert cause is not None
+            message = (
+                f"the background request may or may not have started ({type(cause).__name__}: "
+                f"{cause}). It was not resent, to avoid paying for two runs: check the AI "
+                "Studio console before submitting again, or submit again if a duplicate is "
+                "acceptable"
+            )
+        else:
+            what = (
+                f"failed with {type(cause).__name__}: {cause}"
+                if cause is not None
+                else "was being sent when an earlier run of this batch stopped"
+            )
+            message = (
+                f"input {key!r} {what}, and no response id came back: it may or may not have "
+                "started. It was not resent, to avoid paying for two runs: check the AI Studio "
+                "console, then run the batch again with resubmit_ambiguous=True (the command: "
+                "--resubmit-ambiguous) to send it once more"
+            )
+        super().__init__(message)
+        if cause is not None:
+            self.__cause__ = cause

@@ -1,0 +1,864 @@
+"""Many runs at once: bounded concurrency, client-side quotas, progress, a crash-safe journal.
+
+``client.background.map`` (and ``client.deferred.map``) hand a list of inputs to
+one scheduler, :class:`BatchEngine`, which decides everything without I/O: which
+input to submit next, which run to look at next and when, how to keep under
+the service's quotas, what to write to the journal. Two thin drivers do the
+requests: :func:`run_sync` on a small pool of connection threads (never a thread
+per run), :func:`run_async` as tasks on the running event loop::
+
+    results = client.background.map(prompts, model="yandexgpt", journal="batch.sqlite")
+    for result in results:           # in input order
+        print(result.status, result.unwrap() if result.status.is_succeeded else "")
+
+The same call with the same journal after a crash (even ``kill -9``) resumes:
+inputs already submitted are attached, never submitted again; finished ones are
+read from the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent import futures
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import anyio
+import openai
+from pydantic_core import to_jsonable_python
+
+from .errors import AmbiguousSubmissionError, YCResponsesError
+from .journal import Journal, JournalMismatchError
+from .polling import FaultBudget, PollLoop, PollPolicy, RunReader, Snapshot, server_hint
+from .polling import was_not_sent as _was_not_sent
+from .quotas import Quotas
+
+if TYPE_CHECKING:
+    from .results import AnyRunResult
+
+__all__ = [
+    "BatchError",
+    "BatchProgress",
+    "BatchSource",
+    "ProgressCallback",
+    "RateLimiter",
+    "run_async",
+    "run_sync",
+]
+
+S = TypeVar("S")
+"""A snapshot of one run: a ``Response``, or an ``Operation`` of the older API."""
+
+ProgressCallback = Callable[["BatchProgress"], object]
+"""Called with a :class:`BatchProgress` whenever an input changes state."""
+
+MAX_REQUESTS_IN_FLIGHT = 16
+"""How many HTTP requests a batch has open at once (the sync driver's thread count)."""
+
+WINDOW_SLACK = 0.02
+"""Client-side quota windows are this much longer than the server's, so that requests
+that leave evenly but arrive a little unevenly still keep under the server's count."""
+
+EPSILON = 1e-6
+"""Waits this short count as none (so float rounding on a manual clock cannot stall a batch)."""
+
+PENDING = "pending"
+SUBMITTING = "submitting"
+ERROR = "error"
+
+
+# --- public values -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a batch stands: how many inputs are in each state.
+
+    States are ``pending`` (not submitted yet), ``submitting``, ``queued``,
+    ``in_progress``, the four terminal statuses, and ``error`` (no result: see
+    :class:`BatchError`).
+
+    >>> progress = BatchProgress(total=3, counts={"completed": 2, "in_progress": 1})
+    >>> progress.done, str(progress)
+    (2, '2/3 done: completed=2 in_progress=1')
+    """
+
+    total: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    """How many inputs were found finished or submitted in the journal at the start."""
+
+    @property
+    def done(self) -> int:
+        """Inputs that will not change any more: a terminal status, or an error."""
+        return sum(n for state, n in self.counts.items() if state in _FINAL_STATES)
+
+    def __str__(self) -> str:
+        counts = " ".join(f"{state}={n}" for state, n in _ordered(self.counts))
+        return f"{self.done}/{self.total} done: {counts}"
+
+
+_STATE_ORDER = (
+    "completed",
+    "failed",
+    "cancelled",
+    "incomplete",
+    ERROR,
+    "in_progress",
+    "queued",
+    SUBMITTING,
+    PENDING,
+)
+_FINAL_STATES = frozenset({"completed", "failed", "cancelled", "incomplete", ERROR})
+
+
+def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    rank = {state: index for index, state in enumerate(_STATE_ORDER)}
+    return sorted(
+        ((state, n) for state, n in counts.items() if n), key=lambda kv: rank.get(kv[0], 99)
+    )
+
+
+class BatchError(YCResponsesError):
+    """Some inputs of a batch got no result; every other result is on :attr:`results`.
+
+    ``results[i]`` is the typed result of input ``i`` or the exception that kept it
+    from having one; :attr:`errors` maps those positions to their exceptions. Pass
+    ``return_exceptions=True`` to ``map`` to get the list instead of this error.
+    """
+
+    def __init__(self, results: list[Any], errors: dict[int, Exception]) -> None:
+        self.results = results
+        self.errors = errors
+        kinds = Counter(type(exc).__name__ for exc in errors.values())
+        first = next(iter(errors.items()))
+        described = ", ".join(f"{n} {name}" for name, n in kinds.most_common())
+        super().__init__(
+            f"{len(errors)} of {len(results)} inputs got no result ({described}); the first, "
+            f"input {first[0]}: {first[1]}. Every other result is on .results"
+        )
+
+
+# --- rate limits -------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``limit`` events in any window of ``seconds`` (a sliding window, no I/O).
+
+    >>> limiter = RateLimiter(2, 1.0, slack=0)
+    >>> limiter.record(0.0); limiter.record(0.1)
+    >>> limiter.wait_time(0.5)
+    0.5
+    """
+
+    def __init__(self, limit: int, seconds: float, *, slack: float = WINDOW_SLACK) -> None:
+        self.limit = limit
+        self.seconds = seconds * (1 + slack)
+        self._times: deque[float] = deque()
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one more event fits (0.0: now)."""
+        while self._times and self._times[0] + self.seconds <= now + EPSILON:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return _wait(self._times[len(self._times) - self.limit] + self.seconds - now)
+
+    def record(self, now: float) -> None:
+        """One event happened at ``now``."""
+        self._times.append(now)
+
+
+def _wait(seconds: float) -> float:
+    return seconds if seconds > EPSILON else 0.0
+
+
+class _Gate:
+    """One kind of request (creations or fetches): its quotas and any pause the server asked for."""
+
+    def __init__(self, limits: Iterable[tuple[int | None, float]]) -> None:
+        self._limiters = [RateLimiter(limit, seconds) for limit, seconds in limits if limit]
+        self._paused_until = -math.inf
+
+    def wait_time(self, now: float) -> float:
+        waits = [limiter.wait_time(now) for limiter in self._limiters]
+        return max([_wait(self._paused_until - now), *waits])
+
+    def record(self, now: float) -> None:
+        for limiter in self._limiters:
+            limiter.record(now)
+
+    def pause(self, until: float) -> None:
+        self._paused_until = max(self._paused_until, until)
+
+
+# --- what a kind of run provides ---------------------------------------------------
+
+
+class BatchSource(Protocol[S]):
+    """What the engine needs to know of one kind of run (pure: no requests)."""
+
+    @property
+    def reader(self) -> RunReader[S]:
+        """Reads a snapshot's status and result."""
+        ...
+
+    def prepare(self, item: str | Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """The keywords of one creation; raises ``ValueError``/``TypeError`` for bad input."""
+        ...
+
+    def run_id(self, snapshot: S, /) -> str:
+        """The id of a created run."""
+        ...
+
+    def dump(self, snapshot: S, /) -> str:
+        """A snapshot as JSON text, for the journal."""
+        ...
+
+    def load(self, text: str, /) -> S:
+        """A snapshot back from :meth:`dump`'s text."""
+        ...
+
+
+def fingerprint(params: Mapping[str, Any]) -> str:
+    """A stable digest of one input's creation keywords.
+
+    >>> fingerprint({"input": "Hi", "model": "yandexgpt"}) == fingerprint(
+    ...     {"model": "yandexgpt", "input": "Hi"})
+    True
+    """
+    text = json.dumps(params, sort_keys=True, default=to_jsonable_python, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- the engine --------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Item(Generic[S]):
+    position: int
+    key: str
+    params: dict[str, Any]
+    fingerprint: str
+    state: str = ""
+    run_id: str | None = None
+    loop: PollLoop[S] | None = None
+    result: AnyRunResult[S] | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Create(Generic[S]):
+    """Submit ``item``: one attempt, the client's own retries off."""
+
+    item: _Item[S]
+
+
+@dataclass(frozen=True)
+class Fetch(Generic[S]):
+    """Look at ``item``'s run once, with this HTTP timeout."""
+
+    item: _Item[S]
+    timeout: float | None
+
+
+Action = Create[S] | Fetch[S]
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[S]):
+    """What one request gave: a snapshot, or the exception it raised."""
+
+    snapshot: Snapshot[S] | None = None
+    error: Exception | None = None
+
+
+class BatchEngine(Generic[S]):
+    """The decisions of a whole batch, without network I/O.
+
+    A driver asks :meth:`start` for the requests to send now, sends them, feeds
+    each :class:`Outcome` back with :meth:`complete`, and sleeps at most
+    :meth:`next_wake` seconds in between, until :attr:`finished`. The journal
+    (a local file) is written here, before and after every change.
+    """
+
+    def __init__(
+        self,
+        source: BatchSource[S],
+        params: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        *,
+        now: float,
+        concurrency: int,
+        quotas: Quotas,
+        policy: PollPolicy,
+        journal: Journal | None,
+        progress: ProgressCallback | None,
+        resubmit_ambiguous: bool,
+        wall_clock: Callable[[], float] = time.time,
+        max_requests: int = MAX_REQUESTS_IN_FLIGHT,
+    ) -> None:
+        self._source = source
+        self._policy = policy
+        self.journal = journal
+        self._progress: ProgressCallback | None = None
+        self._wall_clock = wall_clock
+        self.concurrency = concurrency
+        self.max_requests = max_requests
+        self.items: list[_Item[S]] = [
+            _Item(position, key, item_params, fingerprint(item_params))
+            for position, (key, item_params) in enumerate(zip(keys, params, strict=True))
+        ]
+        self._creates = _Gate([(quotas.creates_per_second, 1.0), (quotas.creates_per_hour, 3600.0)])
+        self._fetches = _Gate([(quotas.fetches_per_second, 1.0)])
+        self._create_faults = FaultBudget(policy, retryable=_was_not_sent)
+        self._pending: deque[_Item[S]] = deque()
+        self._polls: list[tuple[float, int, _Item[S]]] = []
+        self._active = 0
+        """Runs submitting or going on the server: at most ``concurrency``."""
+        self._in_flight = 0
+        self._unresolved = len(self.items)
+        self._counts: Counter[str] = Counter()
+        self.fatal: BaseException | None = None
+        """An error that stops the whole batch (bad credentials): raised by the driver."""
+        self.resumed = 0
+        self._resume(now, resubmit_ambiguous)
+        self._progress = progress
+        self._report()
+
+    # --- start and resume
+
+    def _resume(self, now: float, resubmit_ambiguous: bool) -> None:
+        entries = {} if self.journal is None else {e.key: e for e in self.journal.entries()}
+        for item in self.items:
+            entry = entries.get(item.key)
+            if entry is None:
+                self._set_state(item, PENDING)
+                self._pending.append(item)
+                continue
+            if entry.fingerprint != item.fingerprint:
+                assert self.journal is not None
+                raise JournalMismatchError(
+                    f"the journal {self.journal.path!r} holds another input under key "
+                    f"{item.key!r} (input {item.position}): resume with the same inputs and "
+                    "options, or start a new journal file"
+                )
+            self.resumed += 1
+            if entry.result is not None:
+                item.run_id = entry.run_id
+                self._resolve(
+                    item, result=self._source.reader.result(self._source.load(entry.result))
+                )
+            elif entry.run_id is not None:
+                item.run_id = entry.run_id
+                self._set_state(item, entry.status)
+                self._watch(item, now)
+                self._schedule(item, now)
+            elif resubmit_ambiguous:
+                assert self.journal is not None
+                self.journal.forget(item.key)
+                self.resumed -= 1
+                self._set_state(item, PENDING)
+                self._pending.append(item)
+            else:
+                self._resolve(item, error=AmbiguousSubmissionError(None, key=item.key))
+
+    def _watch(self, item: _Item[S], now: float) -> None:
+        assert item.run_id is not None
+        self._active += 1
+        item.loop = PollLoop(
+            item.run_id,
+            self._source.reader,
+            self._policy,
+            now=now,
+            on_status=lambda status, _snapshot: self._status_seen(item, status.value),
+        )
+
+    # --- what to do now
+
+    @property
+    def in_flight(self) -> int:
+        """Requests given out by :meth:`start` and not completed yet."""
+        return self._in_flight
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to do (or a fatal error), and no request in flight."""
+        done = self._unresolved == 0 or self.fatal is not None
+        return done and self._in_flight == 0
+
+    def start(self, now: float) -> list[Action[S]]:
+        """The requests to send now; the journal records each submission first."""
+        actions: list[Action[S]] = []
+        if self.fatal is not None:
+            return actions
+        while self._in_flight < self.max_requests:
+            action = self._next_fetch(now) or self._next_create(now)
+            if action is None:
+                break
+            self._in_flight += 1
+            actions.append(action)
+        return actions
+
+    def _next_fetch(self, now: float) -> Fetch[S] | None:
+        if not self._polls or _wait(self._polls[0][0] - now) or self._fetches.wait_time(now):
+            return None
+        _, _, item = heapq.heappop(self._polls)
+        self._fetches.record(now)
+        assert item.loop is not None
+        return Fetch(item, item.loop.request_timeout(now))
+
+    def _may_create(self) -> bool:
+        """An input waits to be sent, and there is room for it (a retry already has its place)."""
+        if not self._pending:
+            return False
+        return self._pending[0].state != PENDING or self._active < self.concurrency
+
+    def _next_create(self, now: float) -> Create[S] | None:
+        if not self._may_create() or self._creates.wait_time(now):
+            return None
+        item = self._pending.popleft()
+        self._creates.record(now)
+        if self.journal is not None and item.state == PENDING:
+            self.journal.submitting(item.key, position=item.position, fingerprint=item.fingerprint)
+        self._active += item.state == PENDING
+        self._set_state(item, SUBMITTING)
+        return Create(item)
+
+    def next_wake(self, now: float) -> float | None:
+        """Seconds until :meth:`start` may have something new; ``None``: only a reply will."""
+        if self.fatal is not None:
+            return None
+        waits: list[float] = []
+        if self._polls:
+            waits.append(max(_wait(self._polls[0][0] - now), self._fetches.wait_time(now)))
+        if self._may_create():
+            waits.append(self._creates.wait_time(now))
+        if not waits or self._in_flight >= self.max_requests:
+            return None
+        return max(min(waits), 0.0)
+
+    # --- what came back
+
+    def complete(self, action: Action[S], outcome: Outcome[S], now: float) -> None:
+        """Take in the outcome of a request :meth:`start` gave."""
+        self._in_flight -= 1
+        item = action.item
+        if isinstance(action, Create):
+            if outcome.snapshot is not None:
+                self._created(item, outcome.snapshot, now)
+            else:
+                assert outcome.error is not None
+                self._create_failed(item, outcome.error, now)
+        elif outcome.snapshot is not None:
+            self._fetched(item, outcome.snapshot, now)
+        else:
+            assert outcome.error is not None
+            self._fetch_failed(item, outcome.error, now)
+
+    def _created(self, item: _Item[S], snapshot: Snapshot[S], now: float) -> None:
+        self._create_faults.reset()
+        item.run_id = self._source.run_id(snapshot.value)
+        try:
+            status = self._source.reader.status(snapshot.value).value
+        except YCResponsesError:
+            status = "submitted"
+        if self.journal is not None:
+            self.journal.submitted(item.key, run_id=item.run_id, status=status)
+        self._active -= 1  # _watch counts it again, as a run on the server
+        self._watch(item, now)
+        self._fetched(item, snapshot, now)
+
+    def _create_failed(self, item: _Item[S], exc: Exception, now: float) -> None:
+        not_sent = _was_not_sent(exc)
+        if not_sent:
+            delay = self._create_faults.retry_after(exc, now=now, wall_time=self._wall_clock())
+            if delay is not None:
+                self._creates.pause(now + delay)
+                self._pending.appendleft(item)  # keeps its journal row: it was never taken
+                return
+        self._active -= 1
+        if not not_sent and _may_have_started(exc):
+            # a 5xx, a timeout, a connection dropped after sending: it may have started
+            self._resolve(item, error=AmbiguousSubmissionError(exc, key=item.key))
+            return
+        if self.journal is not None:
+            self.journal.forget(item.key)  # provably not created: a later run may send it
+        self._resolve(item, error=exc)
+        if isinstance(exc, openai.AuthenticationError):
+            self.fatal = exc
+
+    def _fetched(self, item: _Item[S], snapshot: Snapshot[S], now: float) -> None:
+        assert item.loop is not None
+        try:
+            result = item.loop.observe(snapshot, now=now)
+        except YCResponsesError as exc:  # a status the library cannot read
+            self._stop_watching(item, error=exc)
+            return
+        if result is None:
+            self._schedule(item, now)
+            return
+        if self.journal is not None:
+            self.journal.finished(
+                item.key, status=result.status.value, result=self._source.dump(snapshot.value)
+            )
+        self._stop_watching(item, result=result)
+
+    def _fetch_failed(self, item: _Item[S], exc: Exception, now: float) -> None:
+        assert item.loop is not None
+        if item.loop.fault(exc, now=now, wall_time=self._wall_clock()):
+            if isinstance(exc, openai.RateLimitError):
+                hint = server_hint(_headers(exc), wall_time=self._wall_clock())
+                self._fetches.pause(now + (hint if hint is not None else 1.0))
+            self._schedule(item, now)
+            return
+        self._stop_watching(item, error=exc)
+        if isinstance(exc, openai.AuthenticationError):
+            self.fatal = exc
+
+    # --- bookkeeping
+
+    def _schedule(self, item: _Item[S], now: float) -> None:
+        assert item.loop is not None
+        due = now + item.loop.next_delay(now=now)
+        heapq.heappush(self._polls, (due, item.position, item))
+
+    def _stop_watching(
+        self,
+        item: _Item[S],
+        *,
+        result: AnyRunResult[S] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self._active -= 1
+        item.loop = None
+        self._resolve(item, result=result, error=error)
+
+    def _resolve(
+        self,
+        item: _Item[S],
+        *,
+        result: AnyRunResult[S] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        item.result, item.error = result, error
+        self._unresolved -= 1
+        self._set_state(item, result.status.value if result is not None else ERROR)
+
+    def _status_seen(self, item: _Item[S], status: str) -> None:
+        if status == item.state:
+            return
+        if self.journal is not None and item.state != SUBMITTING:
+            self.journal.status_changed(item.key, status)
+        self._set_state(item, status)
+
+    def _set_state(self, item: _Item[S], state: str) -> None:
+        if item.state == state:
+            return
+        if item.state:
+            self._counts[item.state] -= 1
+        self._counts[state] += 1
+        item.state = state
+        self._report()
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(self.progress())
+
+    def progress(self) -> BatchProgress:
+        """Where the batch stands now."""
+        return BatchProgress(len(self.items), dict(+self._counts), self.resumed)
+
+    def results(self) -> list[AnyRunResult[S] | Exception]:
+        """Every input's result or exception, in input order (after :attr:`finished`)."""
+        out: list[AnyRunResult[S] | Exception] = []
+        for item in self.items:
+            if item.result is not None:
+                out.append(item.result)
+            elif item.error is not None:
+                out.append(item.error)
+            else:
+                raise RuntimeError(f"input {item.position} has no result yet")
+        return out
+
+    def unfinished_ids(self) -> list[str]:
+        """Ids of runs submitted but not finished: where to come back to."""
+        return [i.run_id for i in self.items if i.run_id and i.result is None and i.error is None]
+
+    def leave_note(self, exc: BaseException) -> None:
+        """Say on an exception that stopped the batch where its runs are (Python 3.11+)."""
+        ids = self.unfinished_ids()
+        if self.journal is not None:
+            note = (
+                f"the journal {self.journal.path!r} keeps every response id of this batch: "
+                "run the same call again to resume"
+            )
+        elif ids:
+            note = f"{len(ids)} runs of this batch were still going on the server: {', '.join(ids)}"
+        else:
+            return
+        add_note = getattr(exc, "add_note", None)
+        if add_note is not None and note not in getattr(exc, "__notes__", ()):
+            add_note(note)
+
+
+def _may_have_started(exc: Exception) -> bool:
+    """A failed creation that may hide a run: anything but a plain refusal (a 4xx other
+    than 408/409) once the request may have left."""
+    if isinstance(exc, openai.APIConnectionError):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500 or exc.status_code in (408, 409)
+    return False
+
+
+def _headers(exc: BaseException) -> Mapping[str, str] | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else None
+
+
+# --- the two drivers ---------------------------------------------------------------
+
+
+def run_sync(
+    engine: BatchEngine[S],
+    create: Callable[[dict[str, Any]], Snapshot[S]],
+    fetch: Callable[[str, float | None], Snapshot[S]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+) -> None:
+    """Drive ``engine`` with blocking calls on a pool of ``engine.max_requests`` threads.
+
+    On an interruption, the requests already sent are waited for and recorded, so
+    that no response id is lost, then the exception goes on.
+    """
+
+    def perform(action: Action[S]) -> Outcome[S]:
+        try:
+            if isinstance(action, Create):
+                return Outcome(create(action.item.params))
+            assert action.item.run_id is not None
+            return Outcome(fetch(action.item.run_id, action.timeout))
+        except Exception as exc:
+            return Outcome(error=exc)
+
+    with futures.ThreadPoolExecutor(
+        engine.max_requests, thread_name_prefix="yc-responses-batch"
+    ) as pool:
+        in_flight: dict[futures.Future[Outcome[S]], Action[S]] = {}
+        try:
+            while not engine.finished:
+                for action in engine.start(clock()):
+                    in_flight[pool.submit(perform, action)] = action
+                delay = engine.next_wake(clock())
+                if in_flight:
+                    done, _ = futures.wait(
+                        in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
+                    )
+                    for future in done:
+                        engine.complete(in_flight.pop(future), future.result(), clock())
+                elif delay is not None:
+                    sleep(delay)
+                else:
+                    raise RuntimeError("the batch has nothing left to wait for, yet is not done")
+        except BaseException as exc:
+            for future in futures.as_completed(in_flight):
+                engine.complete(in_flight[future], future.result(), clock())
+            engine.leave_note(exc)
+            raise
+
+
+async def run_async(
+    engine: BatchEngine[S],
+    create: Callable[[dict[str, Any]], Awaitable[Snapshot[S]]],
+    fetch: Callable[[str, float | None], Awaitable[Snapshot[S]]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+) -> None:
+    """Drive ``engine`` with tasks on the running event loop (at most ``max_requests`` open).
+
+    A creation already sent is shielded from cancellation and recorded, so that
+    cancelling the batch never loses a response id.
+    """
+    woken = anyio.Event()
+
+    async def perform(action: Action[S]) -> None:
+        nonlocal woken
+        if isinstance(action, Create):
+            with anyio.CancelScope(shield=True):
+                outcome = await _attempt(create(action.item.params))
+                engine.complete(action, outcome, clock())
+        else:
+            assert action.item.run_id is not None
+            outcome = await _attempt(fetch(action.item.run_id, action.timeout))
+            engine.complete(action, outcome, clock())
+        woken.set()
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            while not engine.finished:
+                for action in engine.start(clock()):
+                    tasks.start_soon(perform, action)
+                delay = engine.next_wake(clock())
+                if engine.in_flight:
+                    with anyio.move_on_after(math.inf if delay is None else delay):
+                        await woken.wait()
+                    woken = anyio.Event()
+                elif delay is not None:
+                    await sleep(delay)
+                else:
+                    raise RuntimeError("the batch has nothing left to wait for, yet is not done")
+    except BaseException as exc:
+        engine.leave_note(exc)
+        raise
+
+
+async def _attempt(call: Awaitable[Snapshot[S]]) -> Outcome[S]:
+    try:
+        return Outcome(await call)
+    except Exception as exc:
+        return Outcome(error=exc)
+
+
+# --- progress ----------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A tqdm bar of inputs done, with the counts by state after it."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, unit="run", desc="runs", dynamic_ncols=True)
+
+    def __call__(self, progress: BatchProgress) -> None:
+        counts = " ".join(
+            f"{state}={n}" for state, n in _ordered(progress.counts) if state not in ("pending",)
+        )
+        self._bar.set_postfix_str(counts, refresh=False)
+        self._bar.update(progress.done - self._bar.n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def progress_reporter(
+    progress: bool | ProgressCallback | None, total: int
+) -> tuple[ProgressCallback | None, Callable[[], None]]:
+    """The callback to report through, and how to close it.
+
+    ``None``: a bar on a terminal (standard error), nothing otherwise; ``True``:
+    a bar always (``tqdm.auto``: a widget in notebooks); ``False``: nothing; a
+    callable: called with every :class:`BatchProgress`.
+    """
+    if callable(progress):
+        return progress, lambda: None
+    if progress is None:
+        progress = sys.stderr is not None and sys.stderr.isatty()
+    if not progress:
+        return None, lambda: None
+    bar = _ProgressBar(total)
+    return bar, bar.close
+
+
+# --- preparing a batch -------------------------------------------------------------
+
+
+def prepare(
+    source: BatchSource[S],
+    inputs: Iterable[str | Mapping[str, Any]],
+    defaults: Mapping[str, Any],
+    keys: Sequence[str] | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every input's creation keywords and key; nothing is sent if any input is bad."""
+    params: list[dict[str, Any]] = []
+    for position, item in enumerate(inputs):
+        if not isinstance(item, str | Mapping):
+            raise TypeError(
+                f"input {position} is a {type(item).__name__}: give a string, or a dict of "
+                "creation keywords"
+            )
+        try:
+            params.append(source.prepare(item, defaults))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"input {position}: {exc}") from None
+    if keys is None:
+        return params, [str(position) for position in range(len(params))]
+    keys = [str(key) for key in keys]
+    if len(keys) != len(params):
+        raise ValueError(f"keys= has {len(keys)} keys for {len(params)} inputs: give one each")
+    seen: dict[str, int] = {}
+    for position, key in enumerate(keys):
+        if key in seen:
+            raise ValueError(f"keys= repeats {key!r} (inputs {seen[key]} and {position})")
+        seen[key] = position
+    return params, keys
+
+
+@contextmanager
+def batch_engine(
+    source: BatchSource[S],
+    inputs: Iterable[str | Mapping[str, Any]],
+    *,
+    defaults: Mapping[str, Any],
+    keys: Sequence[str] | None,
+    concurrency: int,
+    journal: str | os.PathLike[str] | Journal | None,
+    progress: bool | ProgressCallback | None,
+    quotas: Quotas | None,
+    policy: PollPolicy,
+    resubmit_ambiguous: bool,
+    now: float,
+    wall_clock: Callable[[], float],
+) -> Iterator[BatchEngine[S]]:
+    """A ready engine for ``map``: inputs checked (nothing is sent if one is bad), the
+    journal opened and read, progress set up; closed again on the way out."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+    params, keys = prepare(source, inputs, defaults, keys)
+    owned = journal is not None and not isinstance(journal, Journal)
+    opened = Journal(journal) if owned else journal  # type: ignore[arg-type]
+    report, close_progress = progress_reporter(progress, len(params))
+    try:
+        yield BatchEngine(
+            source,
+            params,
+            keys,
+            now=now,
+            concurrency=concurrency,
+            quotas=quotas if quotas is not None else Quotas.documented(),
+            policy=policy,
+            journal=opened,  # type: ignore[arg-type]
+            progress=report,
+            resubmit_ambiguous=resubmit_ambiguous,
+            wall_clock=wall_clock,
+        )
+    finally:
+        close_progress()
+        if owned:
+            assert isinstance(opened, Journal)
+            opened.close()
+
+
+def finish(engine: BatchEngine[S], return_exceptions: bool) -> list[AnyRunResult[S] | Exception]:
+    """The results, or :class:`BatchError` if some inputs have none and that was not asked for."""
+    if engine.fatal is not None:
+        engine.leave_note(engine.fatal)
+        raise engine.fatal
+    results = engine.results()
+    errors = {i: r for i, r in enumerate(results) if isinstance(r, Exception)}
+    if errors and not return_exceptions:
+        raise BatchError(results, errors)
+    return results
