@@ -781,6 +781,17 @@ def test_a_changed_input_under_the_same_journal_is_refused(
     assert yc_emulator.stats.creations == 1
 
 
+def test_a_file_that_is_not_a_journal_is_refused(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    (tmp_path / "out.jsonl.journal").write_text("not a database " * 20, encoding="utf-8")
+    code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
+    assert code == 2
+    assert "is not a batch journal" in err
+    assert yc_emulator.stats.creations == 0
+
+
 def test_a_deferred_batch(cli: Run, tmp_path: Path, yc_emulator: Emulator) -> None:
     yc_emulator.on_input("fail me", Outcome.failed("server_error", "boom", after=10))
     source = _write(

@@ -24,6 +24,7 @@ import contextlib
 import inspect
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -35,8 +36,9 @@ from typing import Any, TextIO
 import openai
 from openai.resources.responses import Responses
 
+from .background import BackgroundRun
 from .client import YandexOpenAI
-from .deferred import Operation, completion_body, result_of_operation
+from .deferred import Operation, OperationRun, completion_body, result_of_operation
 from .errors import (
     AmbiguousSubmissionError,
     ConfigurationError,
@@ -110,7 +112,8 @@ invalid or error (error.code names what went wrong).
 Resuming: every submission is recorded in a journal (OUT.jsonl.journal unless
 --journal says otherwise) before it is sent. Run the same command again after an
 interruption or a crash: finished lines are read from the journal and runs
-already submitted are attached, never sent twice. Delete the journal to start over.
+already submitted are attached, never sent twice. Lines are matched by key: give
+keys if the file may change between runs. Delete the journal to start over.
 
 Exit status: 0 when every line completed, 1 otherwise."""
 
@@ -446,21 +449,10 @@ def _cmd_status(args: argparse.Namespace, client: YandexOpenAI, context: _Contex
     context.on_interrupt = (
         f"Stopped waiting; the run keeps going: `yc-responses status {args.id}{flag} --wait`."
     )
-    result: Any
-    if args.deferred:
-        operation = client.deferred.attach(args.id)
-        status = operation.refresh()
-        if args.wait and not status.is_terminal:
-            result = operation.wait(on_status=_progress)
-        else:
-            result = None if not status.is_terminal else operation.wait()
-    else:
-        response = client.background.attach(args.id)
-        status = response.refresh()
-        if args.wait and not status.is_terminal:
-            result = response.wait(on_status=_progress)
-        else:
-            result = None if not status.is_terminal else response.wait()
+    run: BackgroundRun | OperationRun
+    run = client.deferred.attach(args.id) if args.deferred else client.background.attach(args.id)
+    status = run.refresh()
+    result = run.wait(on_status=_progress) if args.wait or status.is_terminal else None
     if result is None:
         print(f"status: {status}")
         _say(f"it is still running: wait for it with `yc-responses status {args.id}{flag} --wait`")
@@ -819,10 +811,16 @@ def _cmd_batch(args: argparse.Namespace, client: YandexOpenAI, context: _Context
             "journal": journal,
             "progress": False if args.no_progress else None,
         }
-        if args.deferred:
-            outcomes = list(client.deferred.map(requests, return_exceptions=True, **options))
-        else:
-            outcomes = list(client.background.map(requests, return_exceptions=True, **options))
+        try:
+            if args.deferred:
+                outcomes = list(client.deferred.map(requests, return_exceptions=True, **options))
+            else:
+                outcomes = list(client.background.map(requests, return_exceptions=True, **options))
+        except sqlite3.DatabaseError as exc:
+            raise _CommandError(
+                f"{journal} is not a batch journal ({exc}): name another with --journal",
+                EXIT_USAGE,
+            ) from None
     by_line = dict(zip((line.line for line in valid), outcomes, strict=True))
     records = [output_record(line, by_line.get(line.line)) for line in lines]
     for record in records:
