@@ -35,5 +35,10 @@ record: $(STAMP)
 	$(BIN)/pytest -q tests/test_cassettes.py --record-mode=rewrite
 	$(BIN)/pytest -q tests/test_cassettes.py
 
+# Benchmarks against the built-in emulator: tables on stdout, figures in
+# benchmarks/results/latest.json. `python -m benchmarks --quick` for a smoke test.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
