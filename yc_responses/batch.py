@@ -64,10 +64,6 @@ ProgressCallback = Callable[["BatchProgress"], object]
 MAX_REQUESTS_IN_FLIGHT = 16
 """How many HTTP requests a batch has open at once (the sync driver's thread count)."""
 
-WINDOW_SLACK = 0.02
-"""Client-side quota windows are this much longer than the server's, so that requests
-that leave evenly but arrive a little unevenly still keep under the server's count."""
-
 EPSILON = 1e-6
 """Waits this short count as none (so float rounding on a manual clock cannot stall a batch)."""
 
@@ -152,30 +148,49 @@ class BatchError(YCResponsesError):
 
 
 class RateLimiter:
-    """At most ``limit`` events in any window of ``seconds`` (a sliding window, no I/O).
+    """At most ``limit`` requests in any window of ``seconds``, as the server counts them.
 
-    >>> limiter = RateLimiter(2, 1.0, slack=0)
-    >>> limiter.record(0.0); limiter.record(0.1)
-    >>> limiter.wait_time(0.5)
-    0.5
+    The server counts a request when it arrives, some time between its sending and
+    its answer. So a request counts here from when it is sent (:meth:`sent`) and,
+    once answered (:meth:`answered`), as of the moment of its answer: two requests
+    this limiter lets ``seconds`` apart arrive at least that far apart, whatever
+    the network's delays. No I/O; times are a monotonic clock's.
+
+    >>> limiter = RateLimiter(2, 1.0)
+    >>> limiter.sent(); limiter.sent()
+    >>> limiter.wait_time(0.1)          # both still unanswered: wait for an answer
+    inf
+    >>> limiter.answered(0.2); limiter.answered(0.3)
+    >>> limiter.wait_time(0.5)          # until the first leaves the window
+    0.7
     """
 
-    def __init__(self, limit: int, seconds: float, *, slack: float = WINDOW_SLACK) -> None:
+    def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
-        self.seconds = seconds * (1 + slack)
-        self._times: deque[float] = deque()
+        self.seconds = seconds
+        self._unanswered = 0
+        self._answers: deque[float] = deque()
 
     def wait_time(self, now: float) -> float:
-        """Seconds until one more event fits (0.0: now)."""
-        while self._times and self._times[0] + self.seconds <= now + EPSILON:
-            self._times.popleft()
-        if len(self._times) < self.limit:
+        """Seconds until one more request fits: 0.0 now, ``math.inf`` not before an answer."""
+        while self._answers and self._answers[0] + self.seconds <= now + EPSILON:
+            self._answers.popleft()
+        free = self.limit - self._unanswered - len(self._answers)
+        if free > 0:
             return 0.0
-        return _wait(self._times[len(self._times) - self.limit] + self.seconds - now)
+        leaving = 1 - free  # how many answered requests must leave the window first
+        if leaving > len(self._answers):
+            return math.inf
+        return _wait(self._answers[leaving - 1] + self.seconds - now)
 
-    def record(self, now: float) -> None:
-        """One event happened at ``now``."""
-        self._times.append(now)
+    def sent(self) -> None:
+        """A request was sent."""
+        self._unanswered += 1
+
+    def answered(self, now: float) -> None:
+        """A request sent earlier was answered (or failed) at ``now``."""
+        self._unanswered -= 1
+        self._answers.append(now)
 
 
 def _wait(seconds: float) -> float:
@@ -193,9 +208,13 @@ class _Gate:
         waits = [limiter.wait_time(now) for limiter in self._limiters]
         return max([_wait(self._paused_until - now), *waits])
 
-    def record(self, now: float) -> None:
+    def sent(self) -> None:
         for limiter in self._limiters:
-            limiter.record(now)
+            limiter.sent()
+
+    def answered(self, now: float) -> None:
+        for limiter in self._limiters:
+            limiter.answered(now)
 
     def pause(self, until: float) -> None:
         self._paused_until = max(self._paused_until, until)
@@ -413,7 +432,7 @@ class BatchEngine(Generic[S]):
         if not self._polls or _wait(self._polls[0][0] - now) or self._fetches.wait_time(now):
             return None
         _, _, item = heapq.heappop(self._polls)
-        self._fetches.record(now)
+        self._fetches.sent()
         assert item.loop is not None
         return Fetch(item, item.loop.request_timeout(now))
 
@@ -427,7 +446,7 @@ class BatchEngine(Generic[S]):
         if not self._may_create() or self._creates.wait_time(now):
             return None
         item = self._pending.popleft()
-        self._creates.record(now)
+        self._creates.sent()
         if self.journal is not None and item.state == PENDING:
             self.journal.submitting(item.key, position=item.position, fingerprint=item.fingerprint)
         self._active += item.state == PENDING
@@ -443,9 +462,10 @@ class BatchEngine(Generic[S]):
             waits.append(max(_wait(self._polls[0][0] - now), self._fetches.wait_time(now)))
         if self._may_create():
             waits.append(self._creates.wait_time(now))
-        if not waits or self._in_flight >= self.max_requests:
+        soonest = min(waits, default=math.inf)
+        if soonest == math.inf or self._in_flight >= self.max_requests:
             return None
-        return max(min(waits), 0.0)
+        return max(soonest, 0.0)
 
     # --- what came back
 
@@ -454,16 +474,19 @@ class BatchEngine(Generic[S]):
         self._in_flight -= 1
         item = action.item
         if isinstance(action, Create):
+            self._creates.answered(now)
             if outcome.snapshot is not None:
                 self._created(item, outcome.snapshot, now)
             else:
                 assert outcome.error is not None
                 self._create_failed(item, outcome.error, now)
-        elif outcome.snapshot is not None:
-            self._fetched(item, outcome.snapshot, now)
         else:
-            assert outcome.error is not None
-            self._fetch_failed(item, outcome.error, now)
+            self._fetches.answered(now)
+            if outcome.snapshot is not None:
+                self._fetched(item, outcome.snapshot, now)
+            else:
+                assert outcome.error is not None
+                self._fetch_failed(item, outcome.error, now)
 
     def _created(self, item: _Item[S], snapshot: Snapshot[S], now: float) -> None:
         self._create_faults.reset()
@@ -594,6 +617,10 @@ class BatchEngine(Generic[S]):
         """Ids of runs submitted but not finished: where to come back to."""
         return [i.run_id for i in self.items if i.run_id and i.result is None and i.error is None]
 
+    def stop_reporting(self) -> None:
+        """No more progress reports (while the batch is being stopped)."""
+        self._progress = None
+
     def leave_note(self, exc: BaseException) -> None:
         """Say on an exception that stopped the batch where its runs are (Python 3.11+)."""
         ids = self.unfinished_ids()
@@ -673,6 +700,7 @@ def run_sync(
                 else:
                     raise RuntimeError("the batch has nothing left to wait for, yet is not done")
         except BaseException as exc:
+            engine.stop_reporting()
             for future in futures.as_completed(in_flight):
                 engine.complete(in_flight[future], future.result(), clock())
             engine.leave_note(exc)
@@ -689,40 +717,61 @@ async def run_async(
 ) -> None:
     """Drive ``engine`` with tasks on the running event loop (at most ``max_requests`` open).
 
-    A creation already sent is shielded from cancellation and recorded, so that
-    cancelling the batch never loses a response id.
+    Tasks only make requests; the engine is fed in this task. A creation already
+    sent is shielded from cancellation and recorded, so that stopping the batch
+    never loses a response id. Errors come out as they are, not in a group.
     """
+    answers: deque[tuple[Action[S], Outcome[S]]] = deque()
     woken = anyio.Event()
 
     async def perform(action: Action[S]) -> None:
-        nonlocal woken
         if isinstance(action, Create):
             with anyio.CancelScope(shield=True):
                 outcome = await _attempt(create(action.item.params))
-                engine.complete(action, outcome, clock())
         else:
             assert action.item.run_id is not None
             outcome = await _attempt(fetch(action.item.run_id, action.timeout))
-            engine.complete(action, outcome, clock())
+        answers.append((action, outcome))
         woken.set()
 
+    def take_answers() -> None:
+        while answers:
+            action, outcome = answers.popleft()
+            engine.complete(action, outcome, clock())
+
+    failure: Exception | None = None
     try:
         async with anyio.create_task_group() as tasks:
-            while not engine.finished:
-                for action in engine.start(clock()):
-                    tasks.start_soon(perform, action)
-                delay = engine.next_wake(clock())
-                if engine.in_flight:
-                    with anyio.move_on_after(math.inf if delay is None else delay):
-                        await woken.wait()
-                    woken = anyio.Event()
-                elif delay is not None:
-                    await sleep(delay)
-                else:
-                    raise RuntimeError("the batch has nothing left to wait for, yet is not done")
-    except BaseException as exc:
+            try:
+                while not engine.finished:
+                    for action in engine.start(clock()):
+                        tasks.start_soon(perform, action)
+                    delay = engine.next_wake(clock())
+                    if engine.in_flight:
+                        if not answers:
+                            with anyio.move_on_after(math.inf if delay is None else delay):
+                                await woken.wait()
+                        woken = anyio.Event()
+                        take_answers()
+                    elif delay is not None:
+                        await sleep(delay)
+                    else:
+                        raise RuntimeError(
+                            "the batch has nothing left to wait for, yet is not done"
+                        )
+            except Exception as exc:
+                failure = exc
+                tasks.cancel_scope.cancel()
+    except BaseException as exc:  # cancelled from outside, or interrupted
+        engine.stop_reporting()
+        take_answers()
         engine.leave_note(exc)
         raise
+    if failure is not None:
+        engine.stop_reporting()
+        take_answers()
+        engine.leave_note(failure)
+        raise failure
 
 
 async def _attempt(call: Awaitable[Snapshot[S]]) -> Outcome[S]:

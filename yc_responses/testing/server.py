@@ -42,6 +42,9 @@ _STREAM_POLL_SECONDS = 0.01
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # the service accepts many connections at once; socketserver's default backlog of 5
+    # would reset the connections of a client that opens a few more in one go
+    request_queue_size = 1024
     core: EmulatorCore
     closing: threading.Event
 

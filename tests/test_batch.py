@@ -1,0 +1,526 @@
+"""Many runs at once: ``background.map`` and ``deferred.map`` against the emulator.
+
+Most tests run on the emulator's manual clock, so hundreds of runs of many
+seconds take no real time; both drivers (sync and async) and both APIs
+(Responses in background mode, and completionAsync operations) go through the
+same checks.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import openai
+import pytest
+
+from yc_responses import (
+    AmbiguousSubmissionError,
+    BatchError,
+    BatchProgress,
+    Cancelled,
+    Completed,
+    Failed,
+    Incomplete,
+    Journal,
+    JournalMismatchError,
+    Quotas,
+)
+from yc_responses.batch import RateLimiter
+from yc_responses.testing import Emulator, Fault, ManualClock, Outcome, Route
+
+Mapper = Callable[..., list[Any]]
+"""Calls ``map`` of one API on one driver with the given arguments."""
+
+
+def _resource(client: Any, clock: ManualClock, api: str) -> Any:
+    sleep = clock.sleep if isinstance(client, openai.OpenAI) else clock.async_sleep
+    resource = client.background if api == "background" else client.deferred
+    return type(resource)(client, clock=clock, sleep=sleep, wall_clock=clock)
+
+
+def make_mapper(
+    emulator: Emulator, clock: ManualClock, api: str, driver: str, **client: Any
+) -> Mapper:
+    """``map`` of ``api`` on a fresh client of the ``driver`` kind, on the manual clock."""
+
+    def call(inputs: Any, **options: Any) -> list[Any]:
+        options.setdefault("model", "yandexgpt")
+        if driver == "sync":
+            with emulator.client(**client) as sync_client:
+                return list(_resource(sync_client, clock, api).map(inputs, **options))
+
+        async def main() -> list[Any]:
+            async with emulator.async_client(**client) as async_client:
+                return list(await _resource(async_client, clock, api).map(inputs, **options))
+
+        return anyio.run(main)
+
+    return call
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def emulator(clock: ManualClock) -> Iterator[Emulator]:
+    with Emulator(clock=clock, background_duration=(2.0, 40.0), seed=7) as emu:
+        yield emu
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["background", "deferred"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def run_map(emulator: Emulator, clock: ManualClock, api: str, driver: str) -> Mapper:
+    return make_mapper(emulator, clock, api, driver)
+
+
+def _text(api: str, prompt: str) -> Any:
+    """What an input of ``prompt`` looks like for each API (a string works for both)."""
+    if api == "background":
+        return {"input": prompt}
+    return {"messages": [{"role": "user", "text": prompt}]}
+
+
+# --- results ------------------------------------------------------------------------
+
+
+def test_results_come_in_input_order_with_every_outcome(
+    emulator: Emulator, run_map: Mapper, api: str
+) -> None:
+    emulator.on_input(re.compile("^fail"), Outcome.failed("server_error", "boom", after=5))
+    emulator.on_input(re.compile("^long"), Outcome.incomplete("max_output_tokens", "Par"))
+    emulator.on_input(re.compile("^rude"), Outcome.incomplete("content_filter", after=50))
+    kinds = ["ok", "fail", "ok", "long", "rude", "ok"] * 10
+    prompts = [f"{kind} {i}" for i, kind in enumerate(kinds)]
+    inputs = [p if i % 2 else _text(api, p) for i, p in enumerate(prompts)]
+
+    results = run_map(inputs)
+
+    assert len(results) == len(prompts)
+    for prompt, result in zip(prompts, results, strict=True):
+        if prompt.startswith("ok"):
+            assert isinstance(result, Completed)
+            assert result.output_text == f"Emulated answer to: {prompt}"
+        elif prompt.startswith("fail"):
+            assert isinstance(result, Failed)
+            assert result.error.message == "boom"
+        elif prompt.startswith("long"):
+            assert isinstance(result, Incomplete)
+            assert result.reason == "max_output_tokens"
+        else:
+            assert isinstance(result, Incomplete)
+            assert result.reason == "content_filter"
+    assert emulator.stats.creations == len(prompts)
+    assert emulator.stats.duplicates() == {}
+
+
+def test_create_keywords_reach_every_run(emulator: Emulator, clock: ManualClock) -> None:
+    mapper = make_mapper(emulator, clock, "background", "sync")
+    results = mapper(
+        ["a", {"input": "b", "max_output_tokens": 3, "model": "yandexgpt-lite"}],
+        instructions="Be brief",
+    )
+    first, second = (r.response for r in results)
+    assert first.instructions == "Be brief"
+    assert first.model.endswith("/yandexgpt/latest")
+    assert second.max_output_tokens == 3
+    assert second.model.endswith("/yandexgpt-lite/latest")
+
+
+def test_a_run_cancelled_elsewhere_is_a_cancelled_result(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    emulator.on_input("stuck", Outcome.never())
+    client = emulator.client()
+    journal = Journal(tmp_path / "j.sqlite")
+
+    def cancel_the_stuck_one(progress: BatchProgress) -> None:
+        entry = journal.entry("1")
+        if entry is not None and entry.run_id and entry.status == "in_progress":
+            client.responses.cancel(entry.run_id)
+
+    mapper = make_mapper(emulator, clock, "background", "sync")
+    with journal:
+        results = mapper(["fine", "stuck"], journal=journal, progress=cancel_the_stuck_one)
+    assert isinstance(results[0], Completed)
+    assert isinstance(results[1], Cancelled)
+
+
+# --- quotas and concurrency -----------------------------------------------------------
+
+
+def test_the_default_limits_cause_no_429(emulator: Emulator, run_map: Mapper) -> None:
+    emulator.set_quotas(Quotas.documented())
+    results = run_map([f"prompt {i}" for i in range(150)])
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.rate_limited == 0
+    assert emulator.stats.creations == 150
+
+
+def test_creations_keep_to_the_quota_in_every_second(
+    emulator: Emulator, clock: ManualClock
+) -> None:
+    created_at: list[float] = []
+    original = emulator.core.handle
+
+    def spy(request: Any) -> Any:
+        if request.method == "POST" and request.path == "/v1/responses":
+            created_at.append(clock())
+        return original(request)
+
+    emulator.core.handle = spy  # type: ignore[method-assign]
+    make_mapper(emulator, clock, "background", "sync")([f"p{i}" for i in range(60)])
+    assert len(created_at) == 60
+    for start in created_at:
+        assert sum(start <= t < start + 1.0 for t in created_at) <= 10
+    # and not much slower than the quota allows: 60 creations at 10 per second
+    assert created_at[-1] - created_at[0] < 6.5
+
+
+def test_a_429_that_still_comes_is_honoured_and_retried(
+    emulator: Emulator, run_map: Mapper
+) -> None:
+    emulator.set_quotas(Quotas.documented())
+    results = run_map([f"prompt {i}" for i in range(120)], quotas=Quotas())  # no client limits
+    assert emulator.stats.rate_limited > 0
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.creations == 120
+    assert emulator.stats.duplicates() == {}
+
+
+def test_retry_after_is_waited_out_before_the_next_creation(
+    emulator: Emulator, clock: ManualClock, run_map: Mapper, api: str
+) -> None:
+    route: Route = "responses.create" if api == "background" else "operations.create"
+    emulator.inject(Fault.rate_limit(retry_after=7), route=route, times=1)
+    emulator.script(Outcome.completed("done", after=1))
+    results = run_map(["only one"])
+    assert isinstance(results[0], Completed)
+    assert emulator.stats.requests[route] == 2
+    assert clock() >= 7 + 1
+
+
+def test_no_more_runs_than_the_concurrency_are_on_the_server(
+    emulator: Emulator, run_map: Mapper
+) -> None:
+    seen: list[BatchProgress] = []
+    run_map([f"prompt {i}" for i in range(60)], concurrency=4, progress=seen.append)
+    busiest = max(
+        sum(p.counts.get(s, 0) for s in ("submitting", "queued", "in_progress")) for p in seen
+    )
+    assert busiest == 4
+    assert seen[-1].done == seen[-1].total == 60
+
+
+def test_the_rate_limiter_counts_requests_as_the_server_may_see_them() -> None:
+    limiter = RateLimiter(3, 1.0)
+    for _ in range(3):
+        assert limiter.wait_time(0.0) == 0.0
+        limiter.sent()
+    assert limiter.wait_time(0.0) == math.inf  # unanswered: they may arrive any moment
+    limiter.answered(0.2)
+    assert limiter.wait_time(0.5) == pytest.approx(0.7)  # the answer at 0.2 leaves at 1.2
+    limiter.answered(0.4)
+    assert limiter.wait_time(0.5) == pytest.approx(0.7)
+    assert limiter.wait_time(1.2) == 0.0
+    limiter.sent()
+    assert limiter.wait_time(1.2) == pytest.approx(0.2)  # then the one at 0.4 must leave
+
+
+# --- faults -------------------------------------------------------------------------
+
+
+def test_a_create_whose_answer_was_lost_is_reported_not_resent(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path, api: str, driver: str
+) -> None:
+    route: Route = "responses.create" if api == "background" else "operations.create"
+    emulator.inject(Fault.drop(after_processing=True), route=route, times=1, skip=2)
+    journal = tmp_path / "batch.sqlite"
+    inputs = [f"prompt {i}" for i in range(5)]
+    run = make_mapper(emulator, clock, api, driver, max_retries=0)
+
+    results = run(inputs, journal=journal, return_exceptions=True)
+
+    lost = [i for i, r in enumerate(results) if isinstance(r, AmbiguousSubmissionError)]
+    assert len(lost) == 1  # the third creation to arrive (in any order, on the async driver)
+    error = results[lost[0]]
+    assert error.key == str(lost[0])
+    assert "resubmit_ambiguous=True" in str(error)
+    assert all(isinstance(r, Completed) for i, r in enumerate(results) if i not in lost)
+    assert emulator.stats.creations == 5  # the lost one was created once, and not resent
+    with pytest.raises(BatchError) as raised:
+        run(inputs, journal=journal)  # resuming does not resend it either
+    assert list(raised.value.errors) == lost
+    assert emulator.stats.creations == 5
+
+    again = run(inputs, journal=journal, resubmit_ambiguous=True)
+    assert all(isinstance(r, Completed) for r in again)
+    assert emulator.stats.creations == 6  # the one deliberate second submission
+
+
+def test_a_rejected_input_gets_its_error_and_the_others_run(
+    emulator: Emulator, run_map: Mapper, api: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    inputs: list[Any] = ["first", {"model": "no-such-model", **_text(api, "x")}, "third"]
+    with pytest.raises(BatchError) as raised:
+        run_map(inputs, journal=journal)
+    error = raised.value
+    assert list(error.errors) == [1]
+    assert isinstance(error.errors[1], openai.NotFoundError)
+    assert "1 of 3 inputs got no result (1 NotFoundError)" in str(error)
+    assert isinstance(error.results[0], Completed)
+    assert isinstance(error.results[2], Completed)
+    with Journal(journal) as opened:
+        assert opened.entry("1") is None  # never created: a later run may send it
+
+
+def test_bad_credentials_stop_the_batch_at_once(emulator: Emulator, clock: ManualClock) -> None:
+    run = make_mapper(emulator, clock, "background", "sync", api_key="wrong-key")
+    with pytest.raises(openai.AuthenticationError):
+        run([f"prompt {i}" for i in range(200)])
+    assert emulator.stats.requests["responses.create"] <= 16
+    assert emulator.stats.creations == 0
+
+
+def test_faults_while_polling_are_sat_out(emulator: Emulator, run_map: Mapper, api: str) -> None:
+    route: Route = "responses.retrieve" if api == "background" else "operations.get"
+    emulator.inject(Fault.error(503), route=route, rate=0.3)
+    emulator.inject(Fault.drop(), route=route, rate=0.1)
+    results = run_map([f"prompt {i}" for i in range(30)])
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.statuses[503] > 0
+
+
+@pytest.mark.parametrize(
+    ("inputs", "options", "message"),
+    [
+        (["a", 3], {}, "input 1 is a int"),
+        (
+            ["a", {"input": "b", "strem": True}],
+            {},
+            r"input 1: responses.create\(\) takes no 'strem'",
+        ),
+        (["a"], {"stream": True}, "input 0: stream=True is not supported"),
+        (["a", "b"], {"keys": ["k", "k"]}, "keys= repeats 'k'"),
+        (["a", "b"], {"keys": ["k"]}, "keys= has 1 keys for 2 inputs"),
+        (["a"], {"concurrency": 0}, "concurrency must be a positive int"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_sent(
+    emulator: Emulator,
+    clock: ManualClock,
+    inputs: list[Any],
+    options: dict[str, Any],
+    message: str,
+) -> None:
+    run = make_mapper(emulator, clock, "background", "sync")
+    with pytest.raises((TypeError, ValueError), match=message):
+        run(inputs, **options)
+    assert sum(emulator.stats.requests.values()) == 0
+
+
+def test_bad_deferred_input_is_refused_before_anything_is_sent(
+    emulator: Emulator, clock: ManualClock
+) -> None:
+    run = make_mapper(emulator, clock, "deferred", "sync")
+    with pytest.raises(ValueError, match="input 1: temperature must be between 0 and 1"):
+        run(["a", {"messages": "b", "temperature": 3}])
+    with pytest.raises(TypeError, match=r"input 0: deferred.create\(\) takes no 'input'"):
+        run([{"input": "b"}])
+    assert sum(emulator.stats.requests.values()) == 0
+
+
+# --- the journal ------------------------------------------------------------------------
+
+
+class Interrupt(Exception):
+    """Stands for Ctrl+C in the middle of a batch."""
+
+
+def test_an_interrupted_batch_resumes_without_resubmitting(
+    emulator: Emulator, clock: ManualClock, run_map: Mapper, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    inputs = [f"prompt {i}" for i in range(50)]
+
+    def stop_midway(progress: BatchProgress) -> None:
+        if progress.counts.get("completed", 0) >= 20:
+            raise Interrupt
+
+    with pytest.raises(Interrupt) as raised:
+        run_map(inputs, journal=journal, concurrency=10, progress=stop_midway)
+    assert any(str(journal) in note for note in getattr(raised.value, "__notes__", [""]))
+    created_before = emulator.stats.creations
+    assert 20 <= created_before < 50
+
+    seen: list[BatchProgress] = []
+    results = run_map(inputs, journal=journal, concurrency=10, progress=seen.append)
+
+    assert [r.output_text for r in results] == [f"Emulated answer to: {p}" for p in inputs]
+    assert emulator.stats.creations == 50
+    assert emulator.stats.duplicates() == {}
+    assert seen[0].resumed == created_before
+    assert seen[0].counts["completed"] >= 20
+
+
+def test_finished_inputs_are_read_from_the_journal(
+    emulator: Emulator, run_map: Mapper, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    inputs = ["a", "b", "c"]
+    first = run_map(inputs, journal=journal)
+    requests = sum(emulator.stats.requests.values())
+    again = run_map(inputs, journal=journal)
+    assert sum(emulator.stats.requests.values()) == requests  # not one request
+    assert [(r.response_id, r.status, r.output_text) for r in again] == [
+        (r.response_id, r.status, r.output_text) for r in first
+    ]
+    assert again[0].response.id == first[0].response.id
+
+
+def test_a_journal_of_other_inputs_is_refused(
+    emulator: Emulator, run_map: Mapper, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    run_map(["a", "b"], journal=journal)
+    with pytest.raises(JournalMismatchError, match=r"input 1.*new journal file"):
+        run_map(["a", "changed"], journal=journal)
+
+
+def test_keys_name_the_journal_rows(emulator: Emulator, clock: ManualClock, tmp_path: Path) -> None:
+    path = tmp_path / "batch.sqlite"
+    make_mapper(emulator, clock, "background", "sync")(
+        ["a", "b"], keys=["alpha", "beta"], journal=path
+    )
+    with Journal(path) as journal:
+        entries = list(journal.entries())
+    assert [(e.key, e.status) for e in entries] == [("alpha", "completed"), ("beta", "completed")]
+    assert all(e.run_id and e.result for e in entries)
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+def test_progress_counts_every_state(emulator: Emulator, run_map: Mapper, api: str) -> None:
+    emulator.on_input("bad", Outcome.failed())
+    seen: list[BatchProgress] = []
+    run_map(["good", "bad", "good again"], progress=seen.append)
+    states = {state for progress in seen for state in progress.counts}
+    waiting = "queued" if api == "background" else "in_progress"  # operations are never queued
+    assert {"pending", "submitting", waiting, "completed", "failed"} <= states
+    assert str(seen[-1]) == "3/3 done: completed=2 failed=1"
+    assert all(sum(p.counts.values()) == 3 for p in seen)
+
+
+def test_a_progress_bar_is_drawn_when_asked(
+    emulator: Emulator, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    make_mapper(emulator, clock, "background", "sync")(["a", "b"], progress=True)
+    assert re.search(r"runs: 100%.*2/2.*completed=2", err.getvalue())
+
+
+def test_no_bar_by_default_off_a_terminal(
+    emulator: Emulator, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_mapper(emulator, clock, "background", "sync")(["a", "b"])
+    assert capsys.readouterr().err == ""
+
+
+# --- a batch killed with SIGKILL ------------------------------------------------------------
+
+CHILD = """
+import json, sys
+from yc_responses import YandexOpenAI
+base_url, api_key, folder, journal, out = sys.argv[1:]
+client = YandexOpenAI(api_key=api_key, folder_id=folder, base_url=base_url)
+inputs = [f"fast {i}" for i in range(5)] + [f"slow {i}" for i in range(5, 30)]
+results = client.background.map(inputs, model="yandexgpt", journal=journal, concurrency=10)
+with open(out, "w") as f:
+    json.dump([[r.status.value, r.output_text] for r in results], f)
+"""
+
+
+def _journal_rows(path: Path) -> list[tuple[str | None, str | None]]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT run_id, result FROM runs").fetchall()
+        except sqlite3.OperationalError:  # the schema is not written yet
+            return []
+
+
+def test_a_killed_batch_resumes_without_a_single_duplicate(tmp_path: Path) -> None:
+    """Real processes on a real clock: SIGKILL lands while ten runs are on the server."""
+    journal, out = tmp_path / "batch.sqlite", tmp_path / "results.json"
+    with Emulator(quotas=Quotas.documented()) as emulator:
+        emulator.on_input(re.compile("^fast"), Outcome.completed(after=0.2))
+        emulator.on_input(re.compile("^slow"), Outcome.completed(after=2.0))
+        command = [
+            sys.executable,
+            "-c",
+            CHILD,
+            emulator.base_url,
+            emulator.api_key,
+            emulator.folder_id,
+            str(journal),
+            str(out),
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("YC_", "OPENAI_"))}
+        child = subprocess.Popen(command, env=env)
+        deadline = time.monotonic() + 30
+        try:
+            # wait until 5 runs finished and 15 are known (10 on the server: concurrency is
+            # full, so no creation is in flight), then kill the process without warning
+            while time.monotonic() < deadline:
+                rows = _journal_rows(journal)
+                if (
+                    sum(r[0] is not None for r in rows) == 15
+                    and sum(r[1] is not None for r in rows) == 5
+                ):
+                    break
+                assert child.poll() is None, "the batch ended before it could be killed"
+                time.sleep(0.02)
+            else:
+                pytest.fail(f"the batch never reached the point to kill it: {rows}")
+            child.kill()
+        finally:
+            child.wait(timeout=30)
+        assert child.returncode == -9
+        assert not out.exists()
+        assert emulator.stats.creations == 15
+
+        resumed = subprocess.run(command, env=env, timeout=60, check=False)
+
+        assert resumed.returncode == 0
+        assert emulator.stats.creations == 30  # every input created exactly once
+        assert emulator.stats.duplicates() == {}
+        assert emulator.stats.rate_limited == 0
+    results = json.loads(out.read_text())
+    expected = [f"fast {i}" for i in range(5)] + [f"slow {i}" for i in range(5, 30)]
+    assert results == [["completed", f"Emulated answer to: {p}"] for p in expected]
