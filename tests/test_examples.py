@@ -16,6 +16,7 @@ EXPECTED = {
     "async_runs.py": ["longest river of Europe. -> completed:"],
     "cancel_and_attach.py": ["Attached to", "Cancelled: True -> cancelled", "Essay:"],
     "deferred.py": ["Operation:", "Translation:", "Usage:"],
+    "batch.py": ["Stopped halfway; the journal holds: {'completed'", "Omsk: Emulated answer"],
 }
 
 
