@@ -767,6 +767,23 @@ def test_a_submission_that_may_have_started_is_reported_not_resent(
         assert "check the AI Studio console" in err
     assert yc_emulator.stats.creations == 1
 
+    assert cli("batch", str(source), str(output), "--resubmit-ambiguous")[0] == 0
+    assert _read(output)[0]["status"] == "completed"
+    assert yc_emulator.stats.creations == 2
+
+
+def test_refused_credentials_stop_a_batch_with_one_line(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "one"}', '{"input": "two"}')
+    with yc_emulator.client(api_key="not-the-right-key-1234") as wrong:
+        code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"), bound=wrong)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "refused the credentials (HTTP 401" in err
+    assert "not-the-right-key-1234" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+
 
 def test_a_changed_input_under_the_same_journal_is_refused(
     cli: Run, tmp_path: Path, yc_emulator: Emulator

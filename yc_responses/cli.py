@@ -218,6 +218,12 @@ def parser() -> argparse.ArgumentParser:
         help="use the older completionAsync API (lines hold messages, see above)",
     )
     batch.add_argument(
+        "--resubmit-ambiguous",
+        action="store_true",
+        help="send again the lines whose earlier submission may or may not have started "
+        "(no id came back); without it they stay errors, never sent twice",
+    )
+    batch.add_argument(
         "--no-progress", action="store_true", help="no progress bar (none is shown off a terminal)"
     )
 
@@ -810,6 +816,7 @@ def _cmd_batch(args: argparse.Namespace, client: YandexOpenAI, context: _Context
             "concurrency": args.concurrency,
             "journal": journal,
             "progress": False if args.no_progress else None,
+            "resubmit_ambiguous": args.resubmit_ambiguous,
         }
         try:
             if args.deferred:
@@ -887,7 +894,7 @@ def _summarise(records: list[dict[str, Any]], output: str, journal: str, seconds
     if ambiguous:
         _say(
             f"{ambiguous} line(s) may have been started without an id coming back: check the "
-            "AI Studio console before running them again"
+            "AI Studio console, then send them again with --resubmit-ambiguous if needed"
         )
     if counts["completed"] < len(records):
         _say(
