@@ -48,6 +48,13 @@ EXPECTED = {
         "Operation: ",
         "Tokens used: ",
     ],
+    "batch.ipynb": [
+        "Crashed; the journal holds: {'completed'",
+        "Resumed 10 of 10 inputs from the journal",
+        "10/10 done: completed=10",
+        "| Volga | completed |",
+        "NotFoundError - Error code: 404",
+    ],
 }
 """What each notebook must print: a notebook added to examples/ needs its line here."""
 
@@ -115,6 +122,16 @@ def cell_output(cell: NotebookNode) -> str:
         elif output["output_type"] == "error":
             parts.append("\n".join(output["traceback"]) + "\n")
     return _ANSI.sub("", "".join(parts))
+
+
+def shown(notebook: NotebookNode) -> str:
+    """Every Markdown or plain-text result the notebook displayed (tables, values)."""
+    return "".join(
+        output["data"].get("text/markdown", output["data"].get("text/plain", "")) + "\n"
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output["output_type"] in ("execute_result", "display_data")
+    )
 
 
 def streams(notebook: NotebookNode, name: str) -> str:
@@ -232,7 +249,7 @@ def test_notebook_runs(name: str, workdir: Path, kernel_hosts: list[str] | None)
 
     execute(notebook, workdir, label=name, blocked_hosts=kernel_hosts)
 
-    out = streams(notebook, "stdout")
+    out = streams(notebook, "stdout") + shown(notebook)
     for text in EXPECTED[name]:
         assert text in out, out
     assert "using the built-in emulator" in streams(notebook, "stderr")
