@@ -244,6 +244,33 @@ def test_deferred_cancel_and_usage(yc_emulator: Emulator, yc_clock: ManualClock)
     assert usage.total_tokens == usage.input_text_tokens + usage.completion_tokens > 0
 
 
+def test_cancelling_a_done_operation_keeps_its_result(
+    yc_emulator: Emulator, yc_clock: ManualClock
+) -> None:
+    yc_emulator.script(Outcome.completed("Done", after=5))
+    deferred = sync_deferred(yc_emulator, yc_clock)
+    run = deferred.create(model="yandexgpt", messages="a")
+    yc_clock.advance(10)
+    result = run.cancel()
+    assert isinstance(result, Completed)
+    assert result.output_text == "Done"
+    assert yc_emulator.stats.requests["operations.cancel"] == 1  # refused with 409, not retried
+    assert yc_clock.slept == []
+
+
+@pytest.mark.anyio
+async def test_async_cancelling_a_done_operation_keeps_its_result(
+    yc_emulator: Emulator, yc_clock: ManualClock
+) -> None:
+    yc_emulator.script(Outcome.completed("Done", after=5))
+    async with async_deferred(yc_emulator, yc_clock) as deferred:
+        run = await deferred.create(model="yandexgpt", messages="a")
+        yc_clock.advance(10)
+        result = await run.cancel()
+    assert isinstance(result, Completed)
+    assert yc_emulator.stats.requests["operations.cancel"] == 1
+
+
 @pytest.fixture
 def other_folder_emulator(yc_clock: ManualClock) -> Iterator[Emulator]:
     with Emulator(clock=yc_clock, folder_id="b1gotherfolder") as emulator:

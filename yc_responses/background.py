@@ -43,6 +43,7 @@ from .polling import (
     PollLoop,
     PollPolicy,
     Snapshot,
+    cancel_retryable,
     is_transient,
     retry_async,
     retry_sync,
@@ -131,11 +132,6 @@ def _stream_refused(exc: openai.APIStatusError) -> bool:
 
 def _is_event_stream(content_type: str | None) -> bool:
     return (content_type or "").split(";")[0].strip().lower() == "text/event-stream"
-
-
-def _cancel_retryable(exc: BaseException) -> bool:
-    """Cancelling is idempotent: retry transient faults, but not a 409 refusal."""
-    return is_transient(exc) and getattr(exc, "status_code", None) != 409
 
 
 def _seconds(value: float | None) -> float | NotGiven:
@@ -584,7 +580,7 @@ class BackgroundRun:
             self.response = retry_sync(
                 lambda: background._quiet.responses.cancel(self.id),
                 background.policy,
-                retryable=_cancel_retryable,
+                retryable=cancel_retryable,
                 clock=background._clock,
                 sleep=background._sleep,
                 wall_clock=background._wall_clock,
@@ -847,7 +843,7 @@ class AsyncBackgroundRun:
             self.response = await retry_async(
                 cancel,
                 background.policy,
-                retryable=_cancel_retryable,
+                retryable=cancel_retryable,
                 clock=background._clock,
                 sleep=background._sleep,
                 wall_clock=background._wall_clock,

@@ -43,6 +43,9 @@ from .polling import (
     PollLoop,
     PollPolicy,
     Snapshot,
+    cancel_retryable,
+    retry_async,
+    retry_sync,
     server_hint,
     submit_async,
     submit_sync,
@@ -649,9 +652,26 @@ class OperationRun:
         )
 
     def cancel(self, *, timeout: float | None = None) -> OperationResult:
-        """Cancel (``GET /operations/{id}:cancel``) and return the terminal state reported."""
-        raw = self._deferred._get(self._deferred._endpoints.cancel_url(self.id), None, None)
-        self.operation = parse_operation(raw.json())
+        """Cancel (``GET /operations/{id}:cancel``) and return the terminal state reported.
+
+        An operation that is not done ends as :class:`~yc_responses.Cancelled`; one
+        that already ended keeps its result (e.g. :class:`~yc_responses.Completed`).
+        """
+        deferred = self._deferred
+        try:
+            raw = retry_sync(
+                lambda: deferred._get(deferred._endpoints.cancel_url(self.id), None, 0),
+                deferred.policy,
+                retryable=cancel_retryable,
+                clock=deferred._clock,
+                sleep=deferred._sleep,
+                wall_clock=deferred._wall_clock,
+            )
+            self.operation = parse_operation(raw.json())
+        except openai.APIStatusError as exc:
+            # 400/409 for an operation that is already done: the server refuses to cancel it
+            if exc.status_code not in (400, 409) or not self.refresh().is_terminal:
+                raise
         return self.wait(timeout)
 
     def _look(self, request_timeout: float | None, *, retries: int | None) -> Snapshot[Operation]:
@@ -860,8 +880,24 @@ class AsyncOperationRun:
         timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the operation
     ) -> OperationResult:
         """Cancel and return the terminal state reported (see :meth:`OperationRun.cancel`)."""
-        raw = await self._deferred._get(self._deferred._endpoints.cancel_url(self.id), None, None)
-        self.operation = parse_operation(raw.json())
+        deferred = self._deferred
+
+        async def cancel() -> httpx2.Response:
+            return await deferred._get(deferred._endpoints.cancel_url(self.id), None, 0)
+
+        try:
+            raw = await retry_async(
+                cancel,
+                deferred.policy,
+                retryable=cancel_retryable,
+                clock=deferred._clock,
+                sleep=deferred._sleep,
+                wall_clock=deferred._wall_clock,
+            )
+            self.operation = parse_operation(raw.json())
+        except openai.APIStatusError as exc:
+            if exc.status_code not in (400, 409) or not (await self.refresh()).is_terminal:
+                raise
         return await self.wait(timeout)
 
     async def _look(

@@ -46,6 +46,7 @@ __all__ = [
     "PollPolicy",
     "RunReader",
     "Snapshot",
+    "cancel_retryable",
     "is_transient",
     "retry_async",
     "retry_sync",
@@ -239,6 +240,12 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
     return isinstance(exc, httpx2.TransportError)
+
+
+def cancel_retryable(exc: BaseException) -> bool:
+    """Whether to send a cancel again: it is idempotent, so after any transient fault,
+    but not after a 409, the server's refusal to cancel a run that already ended."""
+    return is_transient(exc) and getattr(exc, "status_code", None) != 409
 
 
 _UNSENT_CAUSES = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
