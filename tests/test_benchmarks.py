@@ -156,6 +156,20 @@ def test_quick_overhead_figures_have_their_shape(
     ]
 
 
+def test_quick_scale_runs_every_input_once_under_the_quotas(
+    quick_run: tuple[int, str, dict[str, Any]],
+) -> None:
+    figures = quick_run[2]["parts"]["scale"]["figures"]
+    runs = figures["sizes"]["runs"]
+    assert [d["driver"] for d in figures["drivers"]] == ["sync", "async"]
+    for driver in figures["drivers"]:
+        assert driver["completed"] == runs
+        assert driver["emulator"]["creations"] == runs
+        assert driver["emulator"]["duplicates"] == 0
+        assert driver["emulator"]["rate_limited"] == 0  # the emulator enforces the same quotas
+        assert driver["emulator"]["requests"]["responses.create"] == runs
+
+
 def test_quick_waiting_figures_are_the_exact_ones(
     quick_run: tuple[int, str, dict[str, Any]],
 ) -> None:
