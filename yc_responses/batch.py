@@ -38,8 +38,17 @@ from pydantic_core import to_jsonable_python
 
 from .errors import AmbiguousSubmissionError, YCResponsesError
 from .journal import Journal, JournalMismatchError
-from .polling import FaultBudget, PollLoop, PollPolicy, RunReader, Snapshot, server_hint
-from .polling import was_not_sent as _was_not_sent
+from .polling import (
+    FaultBudget,
+    PollLoop,
+    PollPolicy,
+    RunReader,
+    Snapshot,
+    headers_of,
+    is_transient,
+    server_hint,
+    was_not_sent,
+)
 from .quotas import Quotas
 
 if TYPE_CHECKING:
@@ -136,11 +145,11 @@ class BatchError(YCResponsesError):
         self.results = results
         self.errors = errors
         kinds = Counter(type(exc).__name__ for exc in errors.values())
-        first = next(iter(errors.items()))
+        position, first = next(iter(errors.items()))
         described = ", ".join(f"{n} {name}" for name, n in kinds.most_common())
         super().__init__(
-            f"{len(errors)} of {len(results)} inputs got no result ({described}); the first, "
-            f"input {first[0]}: {first[1]}. Every other result is on .results"
+            f"{len(errors)} of {len(results)} inputs got no result ({described}); input "
+            f"{position}: {first}. The results of the others are on .results"
         )
 
 
@@ -339,7 +348,7 @@ class BatchEngine(Generic[S]):
         ]
         self._creates = _Gate([(quotas.creates_per_second, 1.0), (quotas.creates_per_hour, 3600.0)])
         self._fetches = _Gate([(quotas.fetches_per_second, 1.0)])
-        self._create_faults = FaultBudget(policy, retryable=_was_not_sent)
+        self._create_faults = FaultBudget(policy, retryable=was_not_sent)
         self._pending: deque[_Item[S]] = deque()
         self._polls: list[tuple[float, int, _Item[S]]] = []
         self._active = 0
@@ -421,7 +430,7 @@ class BatchEngine(Generic[S]):
         if self.fatal is not None:
             return actions
         while self._in_flight < self.max_requests:
-            action = self._next_fetch(now) or self._next_create(now)
+            action = self._next_create(now) or self._next_fetch(now)
             if action is None:
                 break
             self._in_flight += 1
@@ -447,9 +456,12 @@ class BatchEngine(Generic[S]):
             return None
         item = self._pending.popleft()
         self._creates.sent()
-        if self.journal is not None and item.state == PENDING:
-            self.journal.submitting(item.key, position=item.position, fingerprint=item.fingerprint)
-        self._active += item.state == PENDING
+        if item.state == PENDING:  # a first attempt, not a retry after a 429
+            self._active += 1
+            if self.journal is not None:
+                self.journal.submitting(
+                    item.key, position=item.position, fingerprint=item.fingerprint
+                )
         self._set_state(item, SUBMITTING)
         return Create(item)
 
@@ -502,7 +514,7 @@ class BatchEngine(Generic[S]):
         self._fetched(item, snapshot, now)
 
     def _create_failed(self, item: _Item[S], exc: Exception, now: float) -> None:
-        not_sent = _was_not_sent(exc)
+        not_sent = was_not_sent(exc)
         if not_sent:
             delay = self._create_faults.retry_after(exc, now=now, wall_time=self._wall_clock())
             if delay is not None:
@@ -510,7 +522,7 @@ class BatchEngine(Generic[S]):
                 self._pending.appendleft(item)  # keeps its journal row: it was never taken
                 return
         self._active -= 1
-        if not not_sent and _may_have_started(exc):
+        if not not_sent and is_transient(exc):
             # a 5xx, a timeout, a connection dropped after sending: it may have started
             self._resolve(item, error=AmbiguousSubmissionError(exc, key=item.key))
             return
@@ -540,7 +552,7 @@ class BatchEngine(Generic[S]):
         assert item.loop is not None
         if item.loop.fault(exc, now=now, wall_time=self._wall_clock()):
             if isinstance(exc, openai.RateLimitError):
-                hint = server_hint(_headers(exc), wall_time=self._wall_clock())
+                hint = server_hint(headers_of(exc), wall_time=self._wall_clock())
                 self._fetches.pause(now + (hint if hint is not None else 1.0))
             self._schedule(item, now)
             return
@@ -636,22 +648,6 @@ class BatchEngine(Generic[S]):
         add_note = getattr(exc, "add_note", None)
         if add_note is not None and note not in getattr(exc, "__notes__", ()):
             add_note(note)
-
-
-def _may_have_started(exc: Exception) -> bool:
-    """A failed creation that may hide a run: anything but a plain refusal (a 4xx other
-    than 408/409) once the request may have left."""
-    if isinstance(exc, openai.APIConnectionError):
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code >= 500 or exc.status_code in (408, 409)
-    return False
-
-
-def _headers(exc: BaseException) -> Mapping[str, str] | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    return headers if isinstance(headers, Mapping) else None
 
 
 # --- the two drivers ---------------------------------------------------------------
