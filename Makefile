@@ -1,5 +1,6 @@
 # Two commands for a fresh machine with only Python 3.10+:
-#   make demo   runs a background job (on the built-in emulator when no YC_* credentials are set)
+#   make demo   a plain answer, a background run and a batch (on the built-in emulator when no
+#               YC_* credentials are set)
 #   make test   runs linters, type checks and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,8 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the built-in emulator unless YC_* credentials are set (in the environment or .env)
+EMULATOR_UNLESS_CREDENTIALS = $(shell $(BIN)/python -c "from yc_responses.testing import has_credentials; print('' if has_credentials() else '--emulator')")
+
 demo: $(STAMP)
 	$(BIN)/python examples/quickstart.py
+	@mkdir -p .demo && rm -f .demo/results.jsonl .demo/results.jsonl.journal
+	$(BIN)/yc-responses $(EMULATOR_UNLESS_CREDENTIALS) batch examples/prompts.jsonl .demo/results.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
