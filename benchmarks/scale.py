@@ -74,7 +74,9 @@ def _serve(pipe: Connection, quotas: Quotas, duration: tuple[float, float], seed
         )
 
 
-def _batch(pipe: Connection, where: tuple[str, str, str], sizes: Sizes, driver: str) -> None:
+def _batch(
+    pipe: Connection, where: tuple[str, str, str], sizes: Sizes, driver: str, quotas: Quotas
+) -> None:
     """The client's process: one ``map`` of ``sizes.runs`` inputs, then its own figures."""
     import anyio
 
@@ -85,7 +87,7 @@ def _batch(pipe: Connection, where: tuple[str, str, str], sizes: Sizes, driver: 
     options: dict[str, Any] = {
         "model": "yandexgpt",
         "concurrency": sizes.concurrency,
-        "quotas": QUOTAS,
+        "quotas": quotas,
         "progress": False,
         "return_exceptions": True,
     }
@@ -120,16 +122,17 @@ def _batch(pipe: Connection, where: tuple[str, str, str], sizes: Sizes, driver: 
     )
 
 
-def measure(sizes: Sizes, driver: str, *, seed: int = 0) -> dict[str, Any]:
-    """Run one batch of ``sizes`` on ``driver`` ("sync" or "async"); its figures."""
+def measure(sizes: Sizes, driver: str, *, seed: int = 0, quotas: Quotas = QUOTAS) -> dict[str, Any]:
+    """Run one batch of ``sizes`` on ``driver`` ("sync" or "async") under ``quotas``, kept by
+    both the emulator and the client; its figures."""
     spawn = multiprocessing.get_context("spawn")
     server_end, server_pipe = spawn.Pipe()
-    server = spawn.Process(target=_serve, args=(server_pipe, QUOTAS, sizes.duration, seed))
+    server = spawn.Process(target=_serve, args=(server_pipe, quotas, sizes.duration, seed))
     server.start()
     try:
         where = server_end.recv()
         client_end, client_pipe = spawn.Pipe()
-        client = spawn.Process(target=_batch, args=(client_pipe, where, sizes, driver))
+        client = spawn.Process(target=_batch, args=(client_pipe, where, sizes, driver, quotas))
         client.start()
         figures: dict[str, Any] = client_end.recv()
         client.join()
@@ -139,7 +142,7 @@ def measure(sizes: Sizes, driver: str, *, seed: int = 0) -> dict[str, Any]:
         server.join(timeout=10)
         if server.is_alive():
             server.kill()
-    quota = QUOTAS.creates_per_second
+    quota = quotas.creates_per_second
     assert quota is not None
     runs_per_second = sizes.runs / figures["wall_seconds"]
     # the least time the quota allows: every creation at the quota's pace, then the last run
