@@ -36,6 +36,7 @@ from yc_responses import (
     Journal,
     JournalMismatchError,
     Quotas,
+    RunTimeoutError,
 )
 from yc_responses.batch import RateLimiter
 from yc_responses.testing import Emulator, Fault, ManualClock, Outcome, Route
@@ -314,6 +315,23 @@ def test_faults_while_polling_are_sat_out(emulator: Emulator, run_map: Mapper, a
     assert emulator.stats.statuses[503] > 0
 
 
+def test_a_run_past_its_timeout_is_left_going_and_kept(
+    emulator: Emulator, clock: ManualClock, run_map: Mapper, tmp_path: Path
+) -> None:
+    emulator.on_input("stuck", Outcome.never())
+    journal = tmp_path / "batch.sqlite"
+    results = run_map(["fine", "stuck"], journal=journal, run_timeout=600, return_exceptions=True)
+    assert isinstance(results[0], Completed)
+    late = results[1]
+    assert isinstance(late, RunTimeoutError)
+    assert emulator.status_of(late.response_id) == "in_progress"  # not cancelled
+    assert 600 <= clock() < 610
+    with Journal(journal) as saved:
+        entry = saved.entry("1")
+    assert entry is not None
+    assert entry.run_id == late.response_id  # a later run of the batch attaches to it
+
+
 @pytest.mark.parametrize(
     ("inputs", "options", "message"),
     [
@@ -327,6 +345,7 @@ def test_faults_while_polling_are_sat_out(emulator: Emulator, run_map: Mapper, a
         (["a", "b"], {"keys": ["k", "k"]}, "keys= repeats 'k'"),
         (["a", "b"], {"keys": ["k"]}, "keys= has 1 keys for 2 inputs"),
         (["a"], {"concurrency": 0}, "concurrency must be a positive int"),
+        (["a"], {"run_timeout": -1}, "run_timeout must be >= 0 seconds"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(

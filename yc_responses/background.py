@@ -438,6 +438,7 @@ class Background(_Resource[openai.OpenAI]):
         policy: PollPolicy | None = None,
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
+        run_timeout: float | None = None,
         **create_kwargs: Any,
     ) -> list[RunResult] | list[RunResult | Exception]:
         """Run many background responses; their results in input order.
@@ -466,6 +467,9 @@ class Background(_Resource[openai.OpenAI]):
         * ``progress``: ``None`` draws a tqdm bar on a terminal; ``True`` always;
           ``False`` never; a callable gets every :class:`~yc_responses.BatchProgress`.
         * ``keys``: names of the inputs in the journal (default: their positions).
+        * ``run_timeout``: seconds to wait for each run from its creation (or from the
+          resume); a run still going then gets a :class:`~yc_responses.RunTimeoutError`
+          in its place. It is not cancelled, and the journal keeps its id.
 
         A run that fails is a :class:`~yc_responses.Failed` result, not an error.
         Inputs with no result at all (rejected with a 4xx, or maybe submitted but
@@ -484,6 +488,7 @@ class Background(_Resource[openai.OpenAI]):
             quotas=quotas,
             policy=policy or self.policy,
             resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
             now=self._clock(),
             wall_clock=self._wall_clock,
         ) as engine:
@@ -727,6 +732,7 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
         policy: PollPolicy | None = None,
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
+        run_timeout: float | None = None,
         **create_kwargs: Any,
     ) -> list[RunResult] | list[RunResult | Exception]:
         """Run many background responses as tasks of this event loop (see :meth:`Background.map`).
@@ -749,6 +755,7 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
             quotas=quotas,
             policy=policy or self.policy,
             resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
             now=self._clock(),
             wall_clock=self._wall_clock,
         ) as engine:

@@ -36,7 +36,7 @@ import anyio
 import openai
 from pydantic_core import to_jsonable_python
 
-from .errors import AmbiguousSubmissionError, YCResponsesError
+from .errors import AmbiguousSubmissionError, RunTimeoutError, YCResponsesError
 from .journal import Journal, JournalMismatchError
 from .polling import (
     FaultBudget,
@@ -332,11 +332,15 @@ class BatchEngine(Generic[S]):
         journal: Journal | None,
         progress: ProgressCallback | None,
         resubmit_ambiguous: bool,
+        run_timeout: float | None = None,
         wall_clock: Callable[[], float] = time.time,
         max_requests: int = MAX_REQUESTS_IN_FLIGHT,
     ) -> None:
+        if run_timeout is not None and run_timeout < 0:
+            raise ValueError("run_timeout must be >= 0 seconds, or None to wait until runs end")
         self._source = source
         self._policy = policy
+        self._run_timeout = run_timeout
         self.journal = journal
         self._progress: ProgressCallback | None = None
         self._wall_clock = wall_clock
@@ -408,6 +412,7 @@ class BatchEngine(Generic[S]):
             self._source.reader,
             self._policy,
             now=now,
+            timeout=self._run_timeout,
             on_status=lambda status, _snapshot: self._status_seen(item, status.value),
         )
 
@@ -564,7 +569,11 @@ class BatchEngine(Generic[S]):
 
     def _schedule(self, item: _Item[S], now: float) -> None:
         assert item.loop is not None
-        due = now + item.loop.next_delay(now=now)
+        try:
+            due = now + item.loop.next_delay(now=now)
+        except RunTimeoutError as exc:  # past run_timeout: the run goes on, its id is kept
+            self._stop_watching(item, error=exc)
+            return
         heapq.heappush(self._polls, (due, item.position, item))
 
     def _stop_watching(
@@ -865,6 +874,7 @@ def batch_engine(
     quotas: Quotas | None,
     policy: PollPolicy,
     resubmit_ambiguous: bool,
+    run_timeout: float | None,
     now: float,
     wall_clock: Callable[[], float],
 ) -> Iterator[BatchEngine[S]]:
@@ -888,6 +898,7 @@ def batch_engine(
             journal=opened,  # type: ignore[arg-type]
             progress=report,
             resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
             wall_clock=wall_clock,
         )
     finally:

@@ -546,6 +546,7 @@ class Deferred(_DeferredBase):
         policy: PollPolicy | None = None,
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
+        run_timeout: float | None = None,
         **create_kwargs: Any,
     ) -> list[OperationResult] | list[OperationResult | Exception]:
         """Run many operations; their results in input order.
@@ -574,6 +575,7 @@ class Deferred(_DeferredBase):
             quotas=quotas,
             policy=policy or self.policy,
             resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
             now=self._clock(),
             wall_clock=self._wall_clock,
         ) as engine:
@@ -780,6 +782,7 @@ class AsyncDeferred(_DeferredBase):
         policy: PollPolicy | None = None,
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
+        run_timeout: float | None = None,
         **create_kwargs: Any,
     ) -> list[OperationResult] | list[OperationResult | Exception]:
         """Run many operations as tasks of this event loop (see :meth:`Deferred.map`)."""
@@ -794,6 +797,7 @@ class AsyncDeferred(_DeferredBase):
             quotas=quotas,
             policy=policy or self.policy,
             resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
             now=self._clock(),
             wall_clock=self._wall_clock,
         ) as engine:
