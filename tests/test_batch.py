@@ -35,10 +35,12 @@ from yc_responses import (
     Incomplete,
     Journal,
     JournalMismatchError,
+    PollPolicy,
     Quotas,
+    RunLookupError,
     RunTimeoutError,
 )
-from yc_responses.batch import RateLimiter
+from yc_responses.batch import WINDOW_MARGIN, RateLimiter
 from yc_responses.testing import Emulator, Fault, ManualClock, Outcome, Route
 
 Mapper = Callable[..., list[Any]]
@@ -237,17 +239,28 @@ def test_no_more_runs_than_the_concurrency_are_on_the_server(
 
 def test_the_rate_limiter_counts_requests_as_the_server_may_see_them() -> None:
     limiter = RateLimiter(3, 1.0)
+    late = 1.0 + WINDOW_MARGIN  # an answer leaves the window this long after it came
     for _ in range(3):
         assert limiter.wait_time(0.0) == 0.0
         limiter.sent()
     assert limiter.wait_time(0.0) == math.inf  # unanswered: they may arrive any moment
     limiter.answered(0.2)
-    assert limiter.wait_time(0.5) == pytest.approx(0.7)  # the answer at 0.2 leaves at 1.2
+    assert limiter.wait_time(0.5) == pytest.approx(0.2 + late - 0.5)
     limiter.answered(0.4)
-    assert limiter.wait_time(0.5) == pytest.approx(0.7)
-    assert limiter.wait_time(1.2) == 0.0
+    assert limiter.wait_time(0.5) == pytest.approx(0.2 + late - 0.5)
+    assert limiter.wait_time(0.2 + late) == 0.0
     limiter.sent()
-    assert limiter.wait_time(1.2) == pytest.approx(0.2)  # then the one at 0.4 must leave
+    assert limiter.wait_time(0.2 + late) == pytest.approx(0.2)  # then the one at 0.4 must leave
+
+
+def test_a_window_edge_on_an_uneven_clock_causes_no_429() -> None:
+    """Rounding of ``3.1 + 1.0`` must not let a creation in a hair before the server's window
+    lets it: the emulator counts with other arithmetic on the same clock."""
+    clock = ManualClock(start=0.1)
+    with Emulator(clock=clock, background_duration=0.5, quotas=Quotas.documented()) as emu:
+        results = make_mapper(emu, clock, "background", "sync")([f"p{i}" for i in range(60)])
+        assert all(isinstance(r, Completed) for r in results)
+        assert emu.stats.rate_limited == 0
 
 
 # --- faults -------------------------------------------------------------------------
@@ -306,6 +319,77 @@ def test_bad_credentials_stop_the_batch_at_once(emulator: Emulator, clock: Manua
     assert emulator.stats.creations == 0
 
 
+def test_no_access_to_the_folder_stops_the_batch_at_once(
+    emulator: Emulator, clock: ManualClock
+) -> None:
+    run = make_mapper(emulator, clock, "background", "sync", folder_id="b1gnotmyfolder")
+    with pytest.raises(openai.PermissionDeniedError):
+        run([f"prompt {i}" for i in range(200)])
+    assert emulator.stats.requests["responses.create"] <= 16
+
+
+def test_a_created_run_whose_answer_cannot_be_read_is_followed_not_resent(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    original = emulator.core.handle
+    garbled: list[str] = []
+
+    def garble(request: Any) -> Any:  # the operation is created, its answer is unreadable
+        reply = original(request)
+        if request.path.endswith("completionAsync") and b"prompt 2" in request.body:
+            assert reply.body is not None
+            garbled.append(reply.body["id"])
+            reply.body = {"id": reply.body["id"], "done": "not a boolean"}
+        return reply
+
+    emulator.core.handle = garble  # type: ignore[method-assign]
+    journal = tmp_path / "batch.sqlite"
+    run = make_mapper(emulator, clock, "deferred", "sync")
+    results = run(["prompt 1", "prompt 2", "prompt 3"], journal=journal)
+    assert len(garbled) == 1
+    assert results[1].response_id == garbled[0]
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.creations == 3
+    assert emulator.stats.duplicates() == {}
+
+
+def test_lost_sight_of_a_run_keeps_its_id(emulator: Emulator, clock: ManualClock) -> None:
+    emulator.inject(Fault.error(503), route="responses.retrieve")
+    resource = _resource(emulator.client(), clock, "background")
+    results = resource.map(
+        ["a", "b"],
+        model="yandexgpt",
+        policy=PollPolicy(max_outage=20),
+        return_exceptions=True,
+    )
+    for result in results:
+        assert isinstance(result, RunLookupError)
+        assert emulator.status_of(result.response_id) is not None
+        assert isinstance(result.__cause__, openai.InternalServerError)
+        assert f"client.background.attach({result.response_id!r})" in str(result)
+
+
+def test_creations_refused_for_too_long_stop_the_batch_for_a_later_resume(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    emulator.set_quotas(Quotas(creates_per_hour=20))  # used up by someone else, say
+    journal = tmp_path / "batch.sqlite"
+    inputs = [f"prompt {i}" for i in range(50)]
+    resource = _resource(emulator.client(), clock, "background")
+    with pytest.raises(openai.RateLimitError) as raised:
+        resource.map(inputs, model="yandexgpt", journal=journal, policy=PollPolicy(max_outage=60))
+    assert any("run the same call again" in n for n in getattr(raised.value, "__notes__", [""]))
+    assert emulator.stats.creations == 20
+    with Journal(journal) as saved:
+        assert sorted(e.key for e in saved.entries()) == sorted(str(i) for i in range(20))
+
+    emulator.set_quotas(None)  # the hour has passed
+    results = resource.map(inputs, model="yandexgpt", journal=journal)
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.creations == 50
+    assert emulator.stats.duplicates() == {}
+
+
 def test_faults_while_polling_are_sat_out(emulator: Emulator, run_map: Mapper, api: str) -> None:
     route: Route = "responses.retrieve" if api == "background" else "operations.get"
     emulator.inject(Fault.error(503), route=route, rate=0.3)
@@ -346,12 +430,14 @@ def test_a_run_past_its_timeout_is_left_going_and_kept(
         (["a", "b"], {"keys": ["k"]}, "keys= has 1 keys for 2 inputs"),
         (["a"], {"concurrency": 0}, "concurrency must be a positive int"),
         (["a"], {"run_timeout": -1}, "run_timeout must be >= 0 seconds"),
+        ("one text", {}, "takes a list of inputs, not one str"),
+        ({"input": "a"}, {}, "takes a list of inputs, not one dict"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(
     emulator: Emulator,
     clock: ManualClock,
-    inputs: list[Any],
+    inputs: Any,
     options: dict[str, Any],
     message: str,
 ) -> None:
@@ -418,6 +504,47 @@ def test_finished_inputs_are_read_from_the_journal(
         (r.response_id, r.status, r.output_text) for r in first
     ]
     assert again[0].response.id == first[0].response.id
+
+
+class Stop(BaseException):
+    """Not an Exception: the async driver must still raise it as itself."""
+
+
+def test_a_stop_while_inputs_are_handed_out_leaves_none_ambiguous(
+    emulator: Emulator, run_map: Mapper, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    inputs = [f"prompt {i}" for i in range(30)]
+
+    def stop_while_submitting(progress: BatchProgress) -> None:
+        if progress.counts.get("submitting", 0) >= 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_map(inputs, journal=journal, progress=stop_while_submitting)
+    assert emulator.stats.creations < 30
+    with Journal(journal) as saved:
+        assert not [e.key for e in saved.entries() if e.is_ambiguous]
+    results = run_map(inputs, journal=journal)
+    assert all(isinstance(r, Completed) for r in results)
+    assert emulator.stats.creations == 30
+    assert emulator.stats.duplicates() == {}
+
+
+def test_a_refused_resume_leaves_the_journal_as_it_was(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    emulator.inject(Fault.drop(after_processing=True), route="responses.create", times=1)
+    journal = tmp_path / "batch.sqlite"
+    run = make_mapper(emulator, clock, "background", "sync", max_retries=0)
+    first = run(["a", "b", "c"], journal=journal, return_exceptions=True)
+    lost = next(str(i) for i, r in enumerate(first) if isinstance(r, AmbiguousSubmissionError))
+    with pytest.raises(JournalMismatchError):
+        run(["a", "b", "c"], journal=journal, resubmit_ambiguous=True, keys=["2", "1", "0"])
+    with Journal(journal) as saved:
+        entry = saved.entry(lost)
+    assert entry is not None
+    assert entry.is_ambiguous  # not forgotten by the call that was refused
 
 
 def test_a_journal_of_other_inputs_is_refused(

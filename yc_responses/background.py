@@ -159,6 +159,10 @@ class _ResponsesSource:
     """Background responses as the batch engine sees them (pure: no requests)."""
 
     reader = _READER
+    resource = "background"
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
 
     def prepare(self, item: BatchInput, defaults: Mapping[str, Any]) -> dict[str, Any]:
         params = _create_params(
@@ -180,9 +184,6 @@ class _ResponsesSource:
 
     def load(self, text: str, /) -> Response:
         return Response.construct(**json.loads(text))
-
-
-_SOURCE = _ResponsesSource()
 
 
 def _leave_note(exc: BaseException, run_id: str) -> None:
@@ -295,6 +296,11 @@ class _Resource(Generic[ClientT]):
 
     def _batch_defaults(self, model: str, create_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         return {"model": model, **create_kwargs}
+
+    def _source(self) -> _ResponsesSource:
+        """Inputs of a batch in this client's folder (``project`` for a plain client)."""
+        folder = getattr(self.client, "folder_id", None) or self.client.project or ""
+        return _ResponsesSource(scope=str(folder))
 
     def _loop(
         self,
@@ -478,7 +484,7 @@ class Background(_Resource[openai.OpenAI]):
         list instead. One scheduler serves every run, on at most 16 connections.
         """
         with batch_engine(
-            _SOURCE,
+            self._source(),
             inputs,
             defaults=self._batch_defaults(model, create_kwargs),
             keys=keys,
@@ -745,7 +751,7 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
         already sent is still recorded in the journal.
         """
         with batch_engine(
-            _SOURCE,
+            self._source(),
             inputs,
             defaults=self._batch_defaults(model, create_kwargs),
             keys=keys,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import inspect
 import json
 import math
 import os
@@ -36,7 +37,12 @@ import anyio
 import openai
 from pydantic_core import to_jsonable_python
 
-from .errors import AmbiguousSubmissionError, RunTimeoutError, YCResponsesError
+from .errors import (
+    AmbiguousSubmissionError,
+    RunLookupError,
+    RunTimeoutError,
+    YCResponsesError,
+)
 from .journal import Journal, JournalMismatchError
 from .polling import (
     FaultBudget,
@@ -45,7 +51,6 @@ from .polling import (
     RunReader,
     Snapshot,
     headers_of,
-    is_transient,
     server_hint,
     was_not_sent,
 )
@@ -75,6 +80,10 @@ MAX_REQUESTS_IN_FLIGHT = 16
 
 EPSILON = 1e-6
 """Waits this short count as none (so float rounding on a manual clock cannot stall a batch)."""
+
+WINDOW_MARGIN = 1e-3
+"""A request leaves a quota window this much after the window's length: on the safe side
+of the server's count, whatever the rounding of the two clocks' arithmetic."""
 
 PENDING = "pending"
 SUBMITTING = "submitting"
@@ -170,13 +179,13 @@ class RateLimiter:
     >>> limiter.wait_time(0.1)          # both still unanswered: wait for an answer
     inf
     >>> limiter.answered(0.2); limiter.answered(0.3)
-    >>> limiter.wait_time(0.5)          # until the first leaves the window
-    0.7
+    >>> round(limiter.wait_time(0.5), 3)  # until the first leaves the window (and 1 ms)
+    0.701
     """
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
-        self.seconds = seconds
+        self.seconds = seconds + WINDOW_MARGIN
         self._unanswered = 0
         self._answers: deque[float] = deque()
 
@@ -238,6 +247,17 @@ class BatchSource(Protocol[S]):
     @property
     def reader(self) -> RunReader[S]:
         """Reads a snapshot's status and result."""
+        ...
+
+    @property
+    def resource(self) -> str:
+        """Where a run is attached to again: ``background`` or ``deferred``."""
+        ...
+
+    @property
+    def scope(self) -> str:
+        """What else makes two equal inputs different runs (the folder): part of the
+        fingerprint, so a journal is not resumed against another folder."""
         ...
 
     def prepare(self, item: str | Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,10 +324,15 @@ Action = Create[S] | Fetch[S]
 
 @dataclass(frozen=True)
 class Outcome(Generic[S]):
-    """What one request gave: a snapshot, or the exception it raised."""
+    """What one request gave: a snapshot, or the exception it raised.
+
+    ``sent`` is false when a creation failed before it was sent (its journal row
+    could not be written).
+    """
 
     snapshot: Snapshot[S] | None = None
     error: Exception | None = None
+    sent: bool = True
 
 
 class BatchEngine(Generic[S]):
@@ -347,7 +372,7 @@ class BatchEngine(Generic[S]):
         self.concurrency = concurrency
         self.max_requests = max_requests
         self.items: list[_Item[S]] = [
-            _Item(position, key, item_params, fingerprint(item_params))
+            _Item(position, key, item_params, fingerprint({source.scope: item_params}))
             for position, (key, item_params) in enumerate(zip(keys, params, strict=True))
         ]
         self._creates = _Gate([(quotas.creates_per_second, 1.0), (quotas.creates_per_hour, 3600.0)])
@@ -371,19 +396,21 @@ class BatchEngine(Generic[S]):
 
     def _resume(self, now: float, resubmit_ambiguous: bool) -> None:
         entries = {} if self.journal is None else {e.key: e for e in self.journal.entries()}
+        for item in self.items:  # every input checked before anything is changed
+            entry = entries.get(item.key)
+            if entry is not None and entry.fingerprint != item.fingerprint:
+                assert self.journal is not None
+                raise JournalMismatchError(
+                    f"the journal {self.journal.path!r} holds another input under key "
+                    f"{item.key!r} (input {item.position}): resume with the same inputs, "
+                    "options and folder, or start a new journal file"
+                )
         for item in self.items:
             entry = entries.get(item.key)
             if entry is None:
                 self._set_state(item, PENDING)
                 self._pending.append(item)
                 continue
-            if entry.fingerprint != item.fingerprint:
-                assert self.journal is not None
-                raise JournalMismatchError(
-                    f"the journal {self.journal.path!r} holds another input under key "
-                    f"{item.key!r} (input {item.position}): resume with the same inputs and "
-                    "options, or start a new journal file"
-                )
             self.resumed += 1
             if entry.result is not None:
                 item.run_id = entry.run_id
@@ -414,6 +441,7 @@ class BatchEngine(Generic[S]):
             now=now,
             timeout=self._run_timeout,
             on_status=lambda status, _snapshot: self._status_seen(item, status.value),
+            resource=self._source.resource,
         )
 
     # --- what to do now
@@ -430,7 +458,8 @@ class BatchEngine(Generic[S]):
         return done and self._in_flight == 0
 
     def start(self, now: float) -> list[Action[S]]:
-        """The requests to send now; the journal records each submission first."""
+        """The requests to send now. Before sending a :class:`Create`, the driver calls
+        :meth:`record_submission` from where it sends it."""
         actions: list[Action[S]] = []
         if self.fatal is not None:
             return actions
@@ -463,12 +492,19 @@ class BatchEngine(Generic[S]):
         self._creates.sent()
         if item.state == PENDING:  # a first attempt, not a retry after a 429
             self._active += 1
-            if self.journal is not None:
-                self.journal.submitting(
-                    item.key, position=item.position, fingerprint=item.fingerprint
-                )
         self._set_state(item, SUBMITTING)
         return Create(item)
+
+    def record_submission(self, action: Create[S]) -> None:
+        """Write the journal row of a creation about to be sent.
+
+        Drivers call it right before sending, where the send cannot be interrupted
+        any more (a worker thread, a shielded task): so a row never says
+        "submitting" for an input that was not sent. Safe from any thread.
+        """
+        item = action.item
+        if self.journal is not None:
+            self.journal.submitting(item.key, position=item.position, fingerprint=item.fingerprint)
 
     def next_wake(self, now: float) -> float | None:
         """Seconds until :meth:`start` may have something new; ``None``: only a reply will."""
@@ -496,7 +532,7 @@ class BatchEngine(Generic[S]):
                 self._created(item, outcome.snapshot, now)
             else:
                 assert outcome.error is not None
-                self._create_failed(item, outcome.error, now)
+                self._create_failed(item, outcome.error, now, sent=outcome.sent)
         else:
             self._fetches.answered(now)
             if outcome.snapshot is not None:
@@ -507,41 +543,58 @@ class BatchEngine(Generic[S]):
 
     def _created(self, item: _Item[S], snapshot: Snapshot[S], now: float) -> None:
         self._create_faults.reset()
-        item.run_id = self._source.run_id(snapshot.value)
         try:
             status = self._source.reader.status(snapshot.value).value
         except YCResponsesError:
             status = "submitted"
-        if self.journal is not None:
-            self.journal.submitted(item.key, run_id=item.run_id, status=status)
-        self._active -= 1  # _watch counts it again, as a run on the server
-        self._watch(item, now)
+        self._adopt(item, self._source.run_id(snapshot.value), status, now)
         self._fetched(item, snapshot, now)
 
-    def _create_failed(self, item: _Item[S], exc: Exception, now: float) -> None:
-        not_sent = was_not_sent(exc)
-        if not_sent:
-            delay = self._create_faults.retry_after(exc, now=now, wall_time=self._wall_clock())
-            if delay is not None:
-                self._creates.pause(now + delay)
-                self._pending.appendleft(item)  # keeps its journal row: it was never taken
-                return
-        self._active -= 1
-        if not not_sent and is_transient(exc):
-            # a 5xx, a timeout, a connection dropped after sending: it may have started
-            self._resolve(item, error=AmbiguousSubmissionError(exc, key=item.key))
-            return
+    def _adopt(self, item: _Item[S], run_id: str, status: str, now: float) -> None:
+        """``item`` has a run on the server now: record its id, follow it."""
+        item.run_id = run_id
         if self.journal is not None:
-            self.journal.forget(item.key)  # provably not created: a later run may send it
-        self._resolve(item, error=exc)
-        if isinstance(exc, openai.AuthenticationError):
+            self.journal.submitted(item.key, run_id=run_id, status=status)
+        self._active -= 1  # _watch counts it again, as a run on the server
+        self._watch(item, now)
+
+    def _create_failed(self, item: _Item[S], exc: Exception, now: float, *, sent: bool) -> None:
+        if not sent:  # the journal could not be written: nothing was sent, nothing can be
+            self._active -= 1
+            self._resolve(item, error=exc)
             self.fatal = exc
+            return
+        if was_not_sent(exc):  # a 429, or no connection: the service did not take it
+            if self.journal is not None:
+                self.journal.forget(item.key)  # written again when it is sent again
+            self._pending.appendleft(item)
+            delay = self._create_faults.retry_after(exc, now=now, wall_time=self._wall_clock())
+            if delay is None:  # refused for longer than policy.max_outage: stop the batch
+                self.fatal = exc
+            else:
+                self._creates.pause(now + delay)
+            return
+        self._active -= 1
+        if _is_refusal(exc):  # a 4xx: nothing started, a later run may send it
+            if self.journal is not None:
+                self.journal.forget(item.key)
+            self._resolve(item, error=exc)
+            if _stops_everything(exc):
+                self.fatal = exc
+            return
+        run_id = getattr(exc, "response_id", None)
+        if isinstance(run_id, str) and run_id:  # created, but its answer could not be read
+            self._adopt(item, run_id, "submitted", now)
+            self._schedule(item, now)
+            return
+        # a 5xx, a timeout, a dropped connection, an unreadable answer: it may have started
+        self._resolve(item, error=AmbiguousSubmissionError(exc, key=item.key))
 
     def _fetched(self, item: _Item[S], snapshot: Snapshot[S], now: float) -> None:
         assert item.loop is not None
         try:
             result = item.loop.observe(snapshot, now=now)
-        except YCResponsesError as exc:  # a status the library cannot read
+        except YCResponsesError as exc:  # a status the library cannot read: it has the id
             self._stop_watching(item, error=exc)
             return
         if result is None:
@@ -561,8 +614,13 @@ class BatchEngine(Generic[S]):
                 self._fetches.pause(now + (hint if hint is not None else 1.0))
             self._schedule(item, now)
             return
-        self._stop_watching(item, error=exc)
-        if isinstance(exc, openai.AuthenticationError):
+        if isinstance(exc, YCResponsesError):  # the library's own errors carry the id
+            self._stop_watching(item, error=exc)
+        else:
+            assert item.run_id is not None
+            lost = RunLookupError(item.run_id, exc, resource=self._source.resource)
+            self._stop_watching(item, error=lost)
+        if _stops_everything(exc):
             self.fatal = exc
 
     # --- bookkeeping
@@ -616,7 +674,11 @@ class BatchEngine(Generic[S]):
 
     def _report(self) -> None:
         if self._progress is not None:
-            self._progress(self.progress())
+            returned = self._progress(self.progress())
+            if inspect.isawaitable(returned):
+                if inspect.iscoroutine(returned):
+                    returned.close()
+                raise TypeError("progress= takes a plain function, not an async one")
 
     def progress(self) -> BatchProgress:
         """Where the batch stands now."""
@@ -635,8 +697,8 @@ class BatchEngine(Generic[S]):
         return out
 
     def unfinished_ids(self) -> list[str]:
-        """Ids of runs submitted but not finished: where to come back to."""
-        return [i.run_id for i in self.items if i.run_id and i.result is None and i.error is None]
+        """Ids of runs submitted and not seen finished: where to come back to."""
+        return [i.run_id for i in self.items if i.run_id and i.result is None]
 
     def stop_reporting(self) -> None:
         """No more progress reports (while the batch is being stopped)."""
@@ -659,6 +721,18 @@ class BatchEngine(Generic[S]):
             add_note(note)
 
 
+def _is_refusal(exc: Exception) -> bool:
+    """A 4xx answer other than a timeout or a conflict: the service took nothing."""
+    return isinstance(exc, openai.APIStatusError) and (
+        400 <= exc.status_code < 500 and exc.status_code not in (408, 409)
+    )
+
+
+def _stops_everything(exc: Exception) -> bool:
+    """Bad credentials or no access to the folder: every other request would fail alike."""
+    return isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError)
+
+
 # --- the two drivers ---------------------------------------------------------------
 
 
@@ -672,11 +746,18 @@ def run_sync(
 ) -> None:
     """Drive ``engine`` with blocking calls on a pool of ``engine.max_requests`` threads.
 
-    On an interruption, the requests already sent are waited for and recorded, so
-    that no response id is lost, then the exception goes on.
+    A worker thread writes a creation's journal row and sends it, so an interruption
+    of this thread never leaves a row for an input that was not sent. On an
+    interruption the creations in flight are waited for and recorded (no response
+    id is lost), then the exception goes on.
     """
 
     def perform(action: Action[S]) -> Outcome[S]:
+        if isinstance(action, Create):
+            try:
+                engine.record_submission(action)
+            except Exception as exc:
+                return Outcome(error=exc, sent=False)
         try:
             if isinstance(action, Create):
                 return Outcome(create(action.item.params))
@@ -685,31 +766,32 @@ def run_sync(
         except Exception as exc:
             return Outcome(error=exc)
 
-    with futures.ThreadPoolExecutor(
-        engine.max_requests, thread_name_prefix="yc-responses-batch"
-    ) as pool:
-        in_flight: dict[futures.Future[Outcome[S]], Action[S]] = {}
-        try:
-            while not engine.finished:
-                for action in engine.start(clock()):
-                    in_flight[pool.submit(perform, action)] = action
-                delay = engine.next_wake(clock())
-                if in_flight:
-                    done, _ = futures.wait(
-                        in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
-                    )
-                    for future in done:
-                        engine.complete(in_flight.pop(future), future.result(), clock())
-                elif delay is not None:
-                    sleep(delay)
-                else:
-                    raise RuntimeError("the batch has nothing left to wait for, yet is not done")
-        except BaseException as exc:
-            engine.stop_reporting()
-            for future in futures.as_completed(in_flight):
-                engine.complete(in_flight[future], future.result(), clock())
-            engine.leave_note(exc)
-            raise
+    pool = futures.ThreadPoolExecutor(engine.max_requests, thread_name_prefix="yc-responses-batch")
+    in_flight: dict[futures.Future[Outcome[S]], Action[S]] = {}
+    try:
+        while not engine.finished:
+            for action in engine.start(clock()):
+                in_flight[pool.submit(perform, action)] = action
+            delay = engine.next_wake(clock())
+            if in_flight:
+                done, _ = futures.wait(
+                    in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
+                )
+                for future in done:
+                    engine.complete(in_flight.pop(future), future.result(), clock())
+            elif delay is not None:
+                sleep(delay)
+            else:
+                raise RuntimeError("the batch has nothing left to wait for, yet is not done")
+    except BaseException as exc:
+        engine.stop_reporting()
+        creations = [f for f, action in in_flight.items() if isinstance(action, Create)]
+        for future in futures.as_completed(creations):  # status looks are not waited for
+            engine.complete(in_flight[future], future.result(), clock())
+        engine.leave_note(exc)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def run_async(
@@ -722,9 +804,9 @@ async def run_async(
 ) -> None:
     """Drive ``engine`` with tasks on the running event loop (at most ``max_requests`` open).
 
-    Tasks only make requests; the engine is fed in this task. A creation already
-    sent is shielded from cancellation and recorded, so that stopping the batch
-    never loses a response id. Errors come out as they are, not in a group.
+    Tasks only make requests; the engine is fed in this task. A creation is
+    recorded and sent in a task shielded from cancellation, so that stopping the
+    batch never loses a response id. Errors come out as they are, not in a group.
     """
     answers: deque[tuple[Action[S], Outcome[S]]] = deque()
     woken = anyio.Event()
@@ -732,7 +814,12 @@ async def run_async(
     async def perform(action: Action[S]) -> None:
         if isinstance(action, Create):
             with anyio.CancelScope(shield=True):
-                outcome = await _attempt(create(action.item.params))
+                try:
+                    engine.record_submission(action)
+                except Exception as exc:
+                    outcome: Outcome[S] = Outcome(error=exc, sent=False)
+                else:
+                    outcome = await _attempt(create(action.item.params))
         else:
             assert action.item.run_id is not None
             outcome = await _attempt(fetch(action.item.run_id, action.timeout))
@@ -744,7 +831,7 @@ async def run_async(
             action, outcome = answers.popleft()
             engine.complete(action, outcome, clock())
 
-    failure: Exception | None = None
+    failure: BaseException | None = None
     try:
         async with anyio.create_task_group() as tasks:
             try:
@@ -764,10 +851,12 @@ async def run_async(
                         raise RuntimeError(
                             "the batch has nothing left to wait for, yet is not done"
                         )
-            except Exception as exc:
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # kept out of the task group's exception group
                 failure = exc
                 tasks.cancel_scope.cancel()
-    except BaseException as exc:  # cancelled from outside, or interrupted
+    except BaseException as exc:  # cancelled from outside
         engine.stop_reporting()
         take_answers()
         engine.leave_note(exc)
@@ -837,6 +926,11 @@ def prepare(
     keys: Sequence[str] | None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every input's creation keywords and key; nothing is sent if any input is bad."""
+    if isinstance(inputs, str | bytes | Mapping):
+        raise TypeError(
+            f"map() takes a list of inputs, not one {type(inputs).__name__}: "
+            "write map([text], ...) for a single input"
+        )
     params: list[dict[str, Any]] = []
     for position, item in enumerate(inputs):
         if not isinstance(item, str | Mapping):

@@ -333,9 +333,11 @@ class _OperationsSource:
     """Operations as the batch engine sees them: an input becomes a ``completionAsync`` body."""
 
     reader = _READER
+    resource = "deferred"
 
-    def __init__(self, model_uri: Callable[[str], str]) -> None:
+    def __init__(self, model_uri: Callable[[str], str], scope: str) -> None:
         self._model_uri = model_uri
+        self.scope = scope
 
     def prepare(self, item: BatchInput, defaults: Mapping[str, Any]) -> dict[str, Any]:
         given = {"messages": item} if isinstance(item, str) else item
@@ -423,7 +425,9 @@ class _DeferredBase:
         return server_hint(headers, wall_time=self._wall_clock())
 
     def _source(self) -> _OperationsSource:
-        return _OperationsSource(lambda name: self.client.model_uri(name, kind="gpt"))
+        return _OperationsSource(
+            lambda name: self.client.model_uri(name, kind="gpt"), scope=self.client.folder_id
+        )
 
     def _loop(
         self,
@@ -439,6 +443,7 @@ class _DeferredBase:
             now=self._clock(),
             timeout=timeout,
             on_status=on_status,
+            resource="deferred",
         )
 
 

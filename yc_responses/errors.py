@@ -21,6 +21,7 @@ __all__ = [
     "RunCancelledError",
     "RunFailedError",
     "RunIncompleteError",
+    "RunLookupError",
     "RunNotCompletedError",
     "RunTimeoutError",
     "UnexpectedStatusError",
@@ -97,19 +98,43 @@ class RunTimeoutError(YCResponsesError, TimeoutError):
     again with ``client.background.attach(error.response_id).wait()``.
     """
 
-    def __init__(self, response_id: str, status: RunStatus | None, timeout: float) -> None:
+    def __init__(
+        self,
+        response_id: str,
+        status: RunStatus | None,
+        timeout: float,
+        *,
+        resource: str = "background",
+    ) -> None:
         self.response_id = response_id
         self.status = status
         self.timeout = timeout
         seen = f"still {status.value}" if status is not None else "not seen finished"
         super().__init__(
             f"run {response_id} is {seen} after waiting {timeout:g} s; it keeps running on "
-            f"the server: wait again with client.background.attach({response_id!r}).wait(), "
+            f"the server: wait again with client.{resource}.attach({response_id!r}).wait(), "
             "or cancel it with .cancel()"
         )
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class RunLookupError(YCResponsesError):
+    """A batch could not follow one of its runs (it was not found, access was refused,
+    or the service failed for longer than ``PollPolicy.max_outage``).
+
+    The run may still be going: ``response_id`` names it, the official client's
+    error is ``__cause__``.
+    """
+
+    def __init__(self, response_id: str, cause: BaseException, *, resource: str) -> None:
+        self.response_id = response_id
+        super().__init__(
+            f"run {response_id} could not be followed ({type(cause).__name__}: {cause}); it "
+            f"may still be going: look again with client.{resource}.attach({response_id!r})"
+        )
+        self.__cause__ = cause
 
 
 class UnexpectedStatusError(YCResponsesError):

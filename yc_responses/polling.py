@@ -364,10 +364,13 @@ class PollLoop(Generic[S]):
         status: RunStatus | None = None,
         on_status: Callable[[RunStatus, S], object] | None = None,
         jitter: Jitter = backoff.full_jitter,
+        resource: str = "background",
     ) -> None:
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must be >= 0 seconds, or None to wait until the run ends")
         self.run_id = run_id
+        self.resource = resource
+        """Where to attach to the run again: ``background`` or ``deferred``."""
         self.policy = policy
         self.timeout = timeout
         self.deadline = None if timeout is None else now + timeout
@@ -426,7 +429,9 @@ class PollLoop(Generic[S]):
     def check_deadline(self, *, now: float) -> None:
         """Raise :class:`RunTimeoutError` when the deadline has passed."""
         if self.deadline is not None and now >= self.deadline:
-            raise RunTimeoutError(self.run_id, self.status, self.timeout or 0.0)
+            raise RunTimeoutError(
+                self.run_id, self.status, self.timeout or 0.0, resource=self.resource
+            )
 
     def next_delay(self, *, now: float) -> float:
         """How long to sleep before the next look, never past the deadline.
