@@ -594,6 +594,10 @@ def test_a_batch_of_invalid_lines_sends_nothing(
         (lambda d: [str(d / "in.jsonl"), str(d / "in.jsonl")], "is the input file"),
         (lambda d: [str(d / "empty.jsonl"), str(d / "out.jsonl")], "holds no prompts"),
         (lambda d: [str(d / "in.jsonl"), str(d)], "is a folder"),
+        (
+            lambda d: [str(d / "in.jsonl"), str(d / "o.jsonl"), "--journal", str(d / "o.jsonl")],
+            "the journal and OUT.jsonl are both",
+        ),
     ],
 )
 def test_a_batch_that_cannot_finish_well_sends_nothing(
@@ -807,6 +811,19 @@ def test_a_file_that_is_not_a_journal_is_refused(
     assert code == 2
     assert "is not a batch journal" in err
     assert yc_emulator.stats.creations == 0
+
+
+def test_a_run_past_the_run_timeout_is_an_error_line_and_kept(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    yc_emulator.on_input("stuck", Outcome.never())
+    source = _write(tmp_path / "in.jsonl", '{"input": "fine"}', '{"input": "stuck"}')
+    code, _, _ = cli("batch", str(source), str(tmp_path / "out.jsonl"), "--run-timeout", "600")
+    assert code == 1
+    fine, stuck = _read(tmp_path / "out.jsonl")
+    assert fine["status"] == "completed"
+    assert (stuck["status"], stuck["error"]["code"]) == ("error", "RunTimeoutError")
+    assert yc_emulator.status_of(stuck["response_id"] or "") == "in_progress"
 
 
 def test_a_deferred_batch(cli: Run, tmp_path: Path, yc_emulator: Emulator) -> None:

@@ -46,6 +46,7 @@ from .errors import (
     UnexpectedStatusError,
     YCResponsesError,
 )
+from .journal import Journal
 from .results import Cancelled, Completed, Failed, Incomplete
 from .status import RunStatus, result_of_response
 
@@ -211,6 +212,14 @@ def parser() -> argparse.ArgumentParser:
         "--journal",
         metavar="PATH",
         help="the journal that makes the batch resumable (default: OUT.jsonl.journal)",
+    )
+    batch.add_argument(
+        "--run-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up waiting for a run this long after its creation: its line gets status "
+        "error (RunTimeoutError); it is not cancelled, and running the command again "
+        "attaches to it (default: wait until every run ends)",
     )
     batch.add_argument(
         "--deferred",
@@ -810,24 +819,27 @@ def _cmd_batch(args: argparse.Namespace, client: YandexOpenAI, context: _Context
             "(runs already submitted are attached, not sent again)."
         )
         requests = [line.request for line in valid if line.request is not None]
-        options: dict[str, Any] = {
-            "model": args.model,
-            "keys": [line.key for line in valid],
-            "concurrency": args.concurrency,
-            "journal": journal,
-            "progress": False if args.no_progress else None,
-            "resubmit_ambiguous": args.resubmit_ambiguous,
-        }
         try:
-            if args.deferred:
-                outcomes = list(client.deferred.map(requests, return_exceptions=True, **options))
-            else:
-                outcomes = list(client.background.map(requests, return_exceptions=True, **options))
+            opened = Journal(journal)
         except sqlite3.DatabaseError as exc:
             raise _CommandError(
                 f"{journal} is not a batch journal ({exc}): name another with --journal",
                 EXIT_USAGE,
             ) from None
+        options: dict[str, Any] = {
+            "model": args.model,
+            "keys": [line.key for line in valid],
+            "concurrency": args.concurrency,
+            "journal": opened,
+            "progress": False if args.no_progress else None,
+            "resubmit_ambiguous": args.resubmit_ambiguous,
+            "run_timeout": args.run_timeout,
+        }
+        with opened:
+            if args.deferred:
+                outcomes = list(client.deferred.map(requests, return_exceptions=True, **options))
+            else:
+                outcomes = list(client.background.map(requests, return_exceptions=True, **options))
     by_line = dict(zip((line.line for line in valid), outcomes, strict=True))
     records = [output_record(line, by_line.get(line.line)) for line in lines]
     for record in records:
@@ -860,6 +872,10 @@ def _check_output(source: str, output: str, journal: str) -> None:
     """Fail before anything is sent if the results could not be written."""
     if os.path.isdir(output):
         raise _CommandError(f"{output} is a folder: give the path of a file", EXIT_USAGE)
+    if os.path.abspath(output) == os.path.abspath(journal):
+        raise _CommandError(
+            f"the journal and OUT.jsonl are both {output}: name another --journal", EXIT_USAGE
+        )
     for path, what in ((output, "OUT.jsonl"), (journal, "the journal")):
         if os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
             raise _CommandError(f"{what} is the input file {source}: name another", EXIT_USAGE)
