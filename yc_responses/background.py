@@ -431,6 +431,15 @@ class Background(_Resource[openai.OpenAI]):
         return_exceptions: Literal[True],
         **options: Any,
     ) -> list[RunResult | Exception]: ...
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: bool,
+        **options: Any,
+    ) -> list[RunResult] | list[RunResult | Exception]: ...
     def map(
         self,
         inputs: Iterable[BatchInput],
@@ -725,6 +734,15 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
         return_exceptions: Literal[True],
         **options: Any,
     ) -> list[RunResult | Exception]: ...
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: bool,
+        **options: Any,
+    ) -> list[RunResult] | list[RunResult | Exception]: ...
     async def map(
         self,
         inputs: Iterable[BatchInput],

@@ -538,6 +538,15 @@ class Deferred(_DeferredBase):
         return_exceptions: Literal[True],
         **options: Any,
     ) -> list[OperationResult | Exception]: ...
+    @overload
+    def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: bool,
+        **options: Any,
+    ) -> list[OperationResult] | list[OperationResult | Exception]: ...
     def map(
         self,
         inputs: Iterable[BatchInput],
@@ -774,6 +783,15 @@ class AsyncDeferred(_DeferredBase):
         return_exceptions: Literal[True],
         **options: Any,
     ) -> list[OperationResult | Exception]: ...
+    @overload
+    async def map(
+        self,
+        inputs: Iterable[BatchInput],
+        *,
+        model: str,
+        return_exceptions: bool,
+        **options: Any,
+    ) -> list[OperationResult] | list[OperationResult | Exception]: ...
     async def map(
         self,
         inputs: Iterable[BatchInput],
