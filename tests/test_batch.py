@@ -39,6 +39,7 @@ from yc_responses import (
     Quotas,
     RunLookupError,
     RunTimeoutError,
+    YandexOpenAI,
 )
 from yc_responses.batch import WINDOW_MARGIN, RateLimiter
 from yc_responses.testing import Emulator, Fault, ManualClock, Outcome, Route
@@ -595,6 +596,17 @@ def test_no_bar_by_default_off_a_terminal(
 ) -> None:
     make_mapper(emulator, clock, "background", "sync")(["a", "b"])
     assert capsys.readouterr().err == ""
+
+
+def test_a_batch_with_the_pytest_fixtures_as_the_readme_shows(
+    yc_client: YandexOpenAI, yc_emulator: Emulator, yc_clock: ManualClock
+) -> None:
+    yc_emulator.on_input("bad", Outcome.failed("invalid_prompt", "no"))
+    background = yc_client.background.with_options(clock=yc_clock, sleep=yc_clock.sleep)
+    results = background.map(["good", "bad"] * 100, model="yandexgpt")
+    assert [r.status for r in results[:2]] == ["completed", "failed"]
+    assert yc_clock() >= 19  # 200 creations at 10 per second, in no real time
+    assert yc_emulator.stats.creations == 200
 
 
 # --- a batch killed with SIGKILL ------------------------------------------------------------
