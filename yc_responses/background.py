@@ -487,10 +487,15 @@ class Background(_Resource[openai.OpenAI]):
           in its place. It is not cancelled, and the journal keeps its id.
 
         A run that fails is a :class:`~yc_responses.Failed` result, not an error.
-        Inputs with no result at all (rejected with a 4xx, or maybe submitted but
-        with no id) raise :class:`~yc_responses.BatchError` at the end, with every
-        other result on it; ``return_exceptions=True`` puts the exceptions in the
-        list instead. One scheduler serves every run, on at most 16 connections.
+        Inputs with no result at all raise :class:`~yc_responses.BatchError` at the
+        end, with every other result on it (``return_exceptions=True`` puts the
+        exceptions in the list instead): rejected with a 4xx, maybe submitted but
+        with no id (:class:`~yc_responses.AmbiguousSubmissionError`), a run that
+        could not be followed (:class:`~yc_responses.RunLookupError`) or is past
+        ``run_timeout`` (:class:`~yc_responses.RunTimeoutError`), both with the
+        ``response_id``. Bad credentials or no access to the folder stop the batch
+        at once, as do creations refused for longer than ``policy.max_outage``.
+        One scheduler serves every run, on at most 16 connections.
         """
         with batch_engine(
             self._source(),
