@@ -294,9 +294,6 @@ class _Resource(Generic[ClientT]):
     def _hint(self, headers: Any) -> float | None:
         return server_hint(headers, wall_time=self._wall_clock())
 
-    def _batch_defaults(self, model: str, create_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        return {"model": model, **create_kwargs}
-
     def _source(self) -> _ResponsesSource:
         """Inputs of a batch in this client's folder (``project`` for a plain client)."""
         folder = getattr(self.client, "folder_id", None) or self.client.project or ""
@@ -500,7 +497,7 @@ class Background(_Resource[openai.OpenAI]):
         with batch_engine(
             self._source(),
             inputs,
-            defaults=self._batch_defaults(model, create_kwargs),
+            defaults={"model": model, **create_kwargs},
             keys=keys,
             concurrency=concurrency,
             journal=journal,
@@ -776,7 +773,7 @@ class AsyncBackground(_Resource[openai.AsyncOpenAI]):
         with batch_engine(
             self._source(),
             inputs,
-            defaults=self._batch_defaults(model, create_kwargs),
+            defaults={"model": model, **create_kwargs},
             keys=keys,
             concurrency=concurrency,
             journal=journal,
