@@ -37,14 +37,14 @@ from openai.resources.responses import Responses
 from openai.types.responses import Response
 
 from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
-from .errors import YCResponsesError
+from .errors import YCResponsesError, add_note_once
+from .faults import is_refusal
 from .journal import Journal
 from .polling import (
     PollLoop,
     PollPolicy,
     Snapshot,
     cancel_retryable,
-    is_transient,
     retry_async,
     retry_sync,
     server_hint,
@@ -125,11 +125,6 @@ def _event_response(event: object) -> Response | None:
     return response if isinstance(response, Response) else None
 
 
-def _stream_refused(exc: openai.APIStatusError) -> bool:
-    """A 4xx answer to the stream request (not a rate limit): the server will not stream."""
-    return 400 <= exc.status_code < 500 and not is_transient(exc)
-
-
 def _is_event_stream(content_type: str | None) -> bool:
     return (content_type or "").split(";")[0].strip().lower() == "text/event-stream"
 
@@ -190,13 +185,11 @@ def _leave_note(exc: BaseException, run_id: str) -> None:
     """Put the run id on an exception that interrupted a wait (Python 3.11+ notes)."""
     if isinstance(exc, YCResponsesError) and getattr(exc, "response_id", None) == run_id:
         return
-    add_note = getattr(exc, "add_note", None)
-    note = (
+    add_note_once(
+        exc,
         f"background response {run_id} may still be running on the server: "
-        f"resume with client.background.attach({run_id!r}).wait()"
+        f"resume with client.background.attach({run_id!r}).wait()",
     )
-    if add_note is not None and note not in getattr(exc, "__notes__", ()):
-        add_note(note)
 
 
 class _StreamFollower:
@@ -231,7 +224,7 @@ class _StreamFollower:
 
     def open_failed(self, exc: Exception) -> bool:
         """``True``: the server refuses to stream, poll instead; ``False``: try again later."""
-        if isinstance(exc, openai.APIStatusError) and _stream_refused(exc):
+        if is_refusal(exc):  # a 4xx to the stream request: the server will not stream
             return True
         self._fault(exc)
         return False

@@ -42,7 +42,9 @@ from .errors import (
     RunLookupError,
     RunTimeoutError,
     YCResponsesError,
+    add_note_once,
 )
+from .faults import headers_of, is_refusal, stops_everything, was_not_sent
 from .journal import Journal, JournalMismatchError
 from .polling import (
     FaultBudget,
@@ -50,9 +52,7 @@ from .polling import (
     PollPolicy,
     RunReader,
     Snapshot,
-    headers_of,
     server_hint,
-    was_not_sent,
 )
 from .quotas import Quotas
 
@@ -218,8 +218,8 @@ def _wait(seconds: float) -> float:
 class _Gate:
     """One kind of request (creations or fetches): its quotas and any pause the server asked for."""
 
-    def __init__(self, limits: Iterable[tuple[int | None, float]]) -> None:
-        self._limiters = [RateLimiter(limit, seconds) for limit, seconds in limits if limit]
+    def __init__(self, limits: Iterable[tuple[int, float]]) -> None:
+        self._limiters = [RateLimiter(limit, seconds) for limit, seconds in limits]
         self._paused_until = -math.inf
 
     def wait_time(self, now: float) -> float:
@@ -375,8 +375,8 @@ class BatchEngine(Generic[S]):
             _Item(position, key, item_params, fingerprint({source.scope: item_params}))
             for position, (key, item_params) in enumerate(zip(keys, params, strict=True))
         ]
-        self._creates = _Gate([(quotas.creates_per_second, 1.0), (quotas.creates_per_hour, 3600.0)])
-        self._fetches = _Gate([(quotas.fetches_per_second, 1.0)])
+        self._creates = _Gate(quotas.create_windows())
+        self._fetches = _Gate(quotas.fetch_windows())
         self._create_faults = FaultBudget(policy, retryable=was_not_sent)
         self._pending: deque[_Item[S]] = deque()
         self._polls: list[tuple[float, int, _Item[S]]] = []
@@ -575,11 +575,11 @@ class BatchEngine(Generic[S]):
                 self._creates.pause(now + delay)
             return
         self._active -= 1
-        if _is_refusal(exc):  # a 4xx: nothing started, a later run may send it
+        if is_refusal(exc):  # a 4xx: nothing started, a later run may send it
             if self.journal is not None:
                 self.journal.forget(item.key)
             self._resolve(item, error=exc)
-            if _stops_everything(exc):
+            if stops_everything(exc):
                 self.fatal = exc
             return
         run_id = getattr(exc, "response_id", None)
@@ -620,7 +620,7 @@ class BatchEngine(Generic[S]):
             assert item.run_id is not None
             lost = RunLookupError(item.run_id, exc, resource=self._source.resource)
             self._stop_watching(item, error=lost)
-        if _stops_everything(exc):
+        if stops_everything(exc):
             self.fatal = exc
 
     # --- bookkeeping
@@ -716,21 +716,7 @@ class BatchEngine(Generic[S]):
             note = f"{len(ids)} runs of this batch were still going on the server: {', '.join(ids)}"
         else:
             return
-        add_note = getattr(exc, "add_note", None)
-        if add_note is not None and note not in getattr(exc, "__notes__", ()):
-            add_note(note)
-
-
-def _is_refusal(exc: Exception) -> bool:
-    """A 4xx answer other than a timeout or a conflict: the service took nothing."""
-    return isinstance(exc, openai.APIStatusError) and (
-        400 <= exc.status_code < 500 and exc.status_code not in (408, 409)
-    )
-
-
-def _stops_everything(exc: Exception) -> bool:
-    """Bad credentials or no access to the folder: every other request would fail alike."""
-    return isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError)
+        add_note_once(exc, note)
 
 
 # --- the two drivers ---------------------------------------------------------------

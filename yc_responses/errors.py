@@ -26,7 +26,15 @@ __all__ = [
     "RunTimeoutError",
     "UnexpectedStatusError",
     "YCResponsesError",
+    "add_note_once",
 ]
+
+
+def add_note_once(exc: BaseException, note: str) -> None:
+    """Add ``note`` to ``exc`` (shown under its traceback, Python 3.11+) unless it is there."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None and note not in getattr(exc, "__notes__", ()):
+        add_note(note)
 
 
 class YCResponsesError(openai.OpenAIError):

@@ -8,8 +8,8 @@ Everything here decides and nothing here talks to the network or sleeps:
   long one request may take;
 * :func:`server_hint` reads ``Retry-After`` / ``retry-after-ms`` /
   ``openai-poll-after-ms`` from response headers;
-* :func:`is_transient` and :func:`was_not_sent` classify the official client's
-  exceptions;
+* :mod:`yc_responses.faults` classifies the official client's exceptions
+  (re-exported here: :func:`is_transient`, :func:`was_not_sent`);
 * :class:`FaultBudget` decides whether to try one call again and after how long;
 * :class:`PollLoop` is the whole wait of one run as a small state machine: feed it
   what the server said (:meth:`~PollLoop.observe`) or what went wrong
@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import backoff
-import httpx2
-import openai
 
 from .errors import AmbiguousSubmissionError, RunTimeoutError
+from .faults import cancel_retryable, headers_of, is_transient, was_not_sent
 from .status import RunStatus
 
 if TYPE_CHECKING:
@@ -216,54 +215,6 @@ def _number(value: str | None) -> float | None:
 
 def _clamp_hint(seconds: float) -> float:
     return min(max(seconds, 0.0), MAX_HINT)
-
-
-def headers_of(exc: BaseException) -> Mapping[str, str] | None:
-    """The response headers carried by an official client exception, if any."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    return headers if isinstance(headers, Mapping) else None
-
-
-_TRANSIENT_STATUS = frozenset({408, 409, 429})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a failed look is worth repeating: rate limits (429), server errors
-    (5xx), 408/409, timeouts and connection errors. 400, 401, 403, 404 are not.
-
-    >>> is_transient(openai.APIConnectionError(request=httpx2.Request("GET", "http://x")))
-    True
-    """
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
-    return isinstance(exc, httpx2.TransportError)
-
-
-def cancel_retryable(exc: BaseException) -> bool:
-    """Whether to send a cancel again: it is idempotent, so after any transient fault,
-    but not after a 409, the server's refusal to cancel a run that already ended."""
-    return is_transient(exc) and getattr(exc, "status_code", None) != 409
-
-
-_UNSENT_CAUSES = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-
-
-def was_not_sent(exc: BaseException) -> bool:
-    """Whether a failed submission provably did not start anything on the server.
-
-    True for 429 (the server refused it) and for failures to connect at all
-    (connection refused, connect or pool timeout); false for 5xx, read timeouts
-    and connections dropped after the request went out, which may hide a run.
-    """
-    if isinstance(exc, openai.RateLimitError):
-        return True
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
-        return isinstance(cause, _UNSENT_CAUSES)
-    return isinstance(exc, _UNSENT_CAUSES)
 
 
 # --- deciding --------------------------------------------------------------------

@@ -37,7 +37,23 @@ class Quotas:
             if value is not None and (isinstance(value, bool) or value < 1):
                 raise ValueError(f"Quotas.{name} must be a positive int or None, not {value!r}")
 
+    def create_windows(self) -> list[tuple[int, float]]:
+        """The creation limits as ``(requests, window seconds)`` pairs.
+
+        >>> Quotas.documented().create_windows()
+        [(10, 1.0), (5000, 3600.0)]
+        """
+        return _windows((self.creates_per_second, 1.0), (self.creates_per_hour, 3600.0))
+
+    def fetch_windows(self) -> list[tuple[int, float]]:
+        """The status-fetch limits as ``(requests, window seconds)`` pairs."""
+        return _windows((self.fetches_per_second, 1.0))
+
     @classmethod
     def documented(cls) -> Quotas:
         """The documented limits: 10 creations/s, 5,000 creations/hour, 50 fetches/s."""
         return cls(creates_per_second=10, fetches_per_second=50, creates_per_hour=5000)
+
+
+def _windows(*limits: tuple[int | None, float]) -> list[tuple[int, float]]:
+    return [(limit, seconds) for limit, seconds in limits if limit is not None]

@@ -20,7 +20,8 @@ With the package installed, pytest gets the fixtures ``yc_emulator``,
 
 from __future__ import annotations
 
-from .clock import Clock, ManualClock
+from yc_responses.clock import Clock, ManualClock
+
 from .core import EmulatorStats
 from .demo import demo_async_client, demo_client, has_credentials
 from .scenarios import ROUTES, Fault, InputMatcher, Outcome, Quotas, Route

@@ -364,15 +364,11 @@ class EmulatorCore:
     def set_quotas(self, quotas: Quotas | None) -> None:
         """Apply request quotas (``None``: no limits) from now on."""
         with self._lock:
-            windows: dict[str, list[_Window]] = {"create": [], "fetch": []}
-            if quotas is not None:
-                if quotas.creates_per_second is not None:
-                    windows["create"].append(_Window(quotas.creates_per_second, 1.0))
-                if quotas.creates_per_hour is not None:
-                    windows["create"].append(_Window(quotas.creates_per_hour, 3600.0))
-                if quotas.fetches_per_second is not None:
-                    windows["fetch"].append(_Window(quotas.fetches_per_second, 1.0))
-            self._quota_windows = windows
+            quotas = quotas if quotas is not None else Quotas()
+            self._quota_windows = {
+                "create": [_Window(n, seconds) for n, seconds in quotas.create_windows()],
+                "fetch": [_Window(n, seconds) for n, seconds in quotas.fetch_windows()],
+            }
 
     @property
     def stats(self) -> EmulatorStats:

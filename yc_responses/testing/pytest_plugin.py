@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from yc_responses.client import AsyncYandexOpenAI, YandexOpenAI
-    from yc_responses.testing.clock import ManualClock
+    from yc_responses.clock import ManualClock
     from yc_responses.testing.server import Emulator
 
 __all__ = ["async_yc_client", "yc_client", "yc_clock", "yc_emulator", "yc_emulator_options"]
@@ -36,7 +36,7 @@ __all__ = ["async_yc_client", "yc_client", "yc_clock", "yc_emulator", "yc_emulat
 @pytest.fixture
 def yc_clock() -> ManualClock:
     """The manual clock of ``yc_emulator``: ``yc_clock.advance(60)``, ``sleep=yc_clock.sleep``."""
-    from yc_responses.testing.clock import ManualClock
+    from yc_responses.clock import ManualClock
 
     return ManualClock()
 

@@ -1,0 +1,90 @@
+"""The one classification of failed requests: transient, provably not sent, a refusal.
+
+Every decision about an exception of the official client (retry it, give up,
+report a submission as ambiguous, stop a whole batch) asks these functions, so
+the rules are written once:
+
+>>> import httpx2, openai
+>>> unreachable = openai.APIConnectionError(request=httpx2.Request("GET", "http://x"))
+>>> is_transient(unreachable), is_refusal(unreachable)
+(True, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx2
+import openai
+
+__all__ = [
+    "cancel_refused",
+    "cancel_retryable",
+    "headers_of",
+    "is_refusal",
+    "is_transient",
+    "stops_everything",
+    "was_not_sent",
+]
+
+_TRANSIENT_STATUS = frozenset({408, 409, 429})
+_UNSENT_CAUSES = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+def headers_of(exc: BaseException) -> Mapping[str, str] | None:
+    """The response headers carried by an official client exception, if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed look is worth repeating: rate limits (429), server errors
+    (5xx), 408/409, timeouts and connection errors. 400, 401, 403, 404 are not.
+
+    >>> is_transient(openai.APIConnectionError(request=httpx2.Request("GET", "http://x")))
+    True
+    """
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
+    return isinstance(exc, httpx2.TransportError)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """A 4xx answer other than a timeout, a conflict or a rate limit: the service
+    understood the request and took nothing; sending it again changes nothing."""
+    return isinstance(exc, openai.APIStatusError) and (
+        400 <= exc.status_code < 500 and not is_transient(exc)
+    )
+
+
+def stops_everything(exc: BaseException) -> bool:
+    """Bad credentials or no access to the folder: every other request would fail alike."""
+    return isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError)
+
+
+def was_not_sent(exc: BaseException) -> bool:
+    """Whether a failed submission provably did not start anything on the server.
+
+    True for 429 (the server refused it) and for failures to connect at all
+    (connection refused, connect or pool timeout); false for 5xx, read timeouts
+    and connections dropped after the request went out, which may hide a run.
+    """
+    if isinstance(exc, openai.RateLimitError):
+        return True
+    if isinstance(exc, openai.APIConnectionError):
+        return isinstance(exc.__cause__, _UNSENT_CAUSES)
+    return isinstance(exc, _UNSENT_CAUSES)
+
+
+def cancel_retryable(exc: BaseException) -> bool:
+    """Whether to send a cancel again: it is idempotent, so after any transient fault,
+    but not after a 409, the server's refusal to cancel a run that already ended."""
+    return is_transient(exc) and getattr(exc, "status_code", None) != 409
+
+
+def cancel_refused(exc: BaseException) -> bool:
+    """A 400 or 409 answer to a cancel: the run may have ended already (look before raising)."""
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 409)
