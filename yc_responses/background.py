@@ -56,6 +56,7 @@ from .polling import (
 from .quotas import Quotas
 from .results import RunResult
 from .status import RunStatus, result_of_response, status_of_response
+from .uris import model_uri
 
 __all__ = [
     "AsyncBackground",
@@ -146,6 +147,39 @@ def _create_params(params: dict[str, Any]) -> dict[str, Any]:
 
 _CREATE_KEYWORDS = frozenset(inspect.signature(Responses.create).parameters) - {"self"}
 
+
+def _check_request(params: Mapping[str, Any], folder_id: str) -> None:
+    """Refuse, before anything is sent, a request that is invalid on its face."""
+    prompt = params.get("input")
+    if prompt is None and params.get("prompt") is None:
+        raise ValueError('no "input": give the prompt text, or a list of messages')
+    if prompt is not None:
+        if not isinstance(prompt, str | list):
+            raise ValueError(
+                f"input must be a string or a list of messages, not {type(prompt).__name__}"
+            )
+        if not prompt or (isinstance(prompt, str) and not prompt.strip()):
+            raise ValueError("input is empty: give the prompt text")
+    model = params.get("model")
+    if model is None:
+        if params.get("prompt") is None:
+            raise ValueError("no model: give model= (a name such as yandexgpt, or a URI)")
+    else:
+        model_uri(model, folder_id or "folder")  # ValueError naming the accepted forms
+    temperature = params.get("temperature")
+    if temperature is not None and not (
+        isinstance(temperature, int | float)
+        and not isinstance(temperature, bool)
+        and 0 <= temperature <= 1
+    ):
+        raise ValueError(f"temperature must be a number from 0 to 1, not {temperature!r}")
+    tokens = params.get("max_output_tokens")
+    if tokens is not None and (
+        isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
+    ):
+        raise ValueError(f"max_output_tokens must be a positive int, not {tokens!r}")
+
+
 BatchInput = str | Mapping[str, Any]
 """One input of a batch: the ``input`` text, or a dict of ``responses.create`` keywords."""
 
@@ -169,6 +203,7 @@ class _ResponsesSource:
                 f"responses.create() takes no {', '.join(map(repr, unknown))}: give only its "
                 "keywords (input, instructions, max_output_tokens, temperature, tools, ...)"
             )
+        _check_request(params, self.scope)
         return params
 
     def run_id(self, snapshot: Response, /) -> str:
@@ -286,6 +321,21 @@ class _Resource(Generic[ClientT]):
 
     def _hint(self, headers: Any) -> float | None:
         return server_hint(headers, wall_time=self._wall_clock())
+
+    def prepare_input(self, item: BatchInput, **defaults: Any) -> dict[str, Any]:
+        """The ``responses.create`` keywords of one batch input, checked as ``map`` checks
+        every input before sending anything.
+
+        Raises ``ValueError`` or ``TypeError`` saying what is wrong::
+
+            >>> client.background.prepare_input("Hi", model="yandexgpt")  # doctest: +SKIP
+            {'model': 'yandexgpt', 'input': 'Hi', 'background': True}
+        """
+        if not isinstance(item, str | Mapping):
+            raise TypeError(
+                f"an input is a string or a dict of creation keywords, not {type(item).__name__}"
+            )
+        return self._source().prepare(item, defaults)
 
     def _source(self) -> _ResponsesSource:
         """Inputs of a batch in this client's folder (``project`` for a plain client)."""

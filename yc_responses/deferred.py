@@ -238,6 +238,8 @@ def completion_body(
     """The JSON body of ``completionAsync``, as documented."""
     options: dict[str, Any] = {"stream": False}
     if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+            raise ValueError(f"temperature must be a number from 0 to 1, not {temperature!r}")
         if not 0 <= temperature <= 1:
             raise ValueError(f"temperature must be between 0 and 1, not {temperature}")
         options["temperature"] = temperature
@@ -350,7 +352,9 @@ class _OperationsSource:
             )
         if "messages" not in params:
             raise ValueError("no messages: give the text, or a dict with 'messages'")
-        model = params.pop("model")
+        model = params.pop("model", None)
+        if not isinstance(model, str):
+            raise ValueError("no model: give model= (a name such as yandexgpt, or a URI)")
         messages = params.pop("messages")
         return completion_body(self._model_uri(model), messages, **params)
 
@@ -423,6 +427,21 @@ class _DeferredBase:
 
     def _hint(self, headers: Any) -> float | None:
         return server_hint(headers, wall_time=self._wall_clock())
+
+    def prepare_input(self, item: BatchInput, **defaults: Any) -> dict[str, Any]:
+        """The ``completionAsync`` body of one batch input, checked as ``map`` checks every
+        input before sending anything.
+
+        Raises ``ValueError`` or ``TypeError`` saying what is wrong::
+
+            >>> client.deferred.prepare_input("Hi", model="yandexgpt")["modelUri"]  # doctest: +SKIP
+            'gpt://b1g.../yandexgpt/latest'
+        """
+        if not isinstance(item, str | Mapping):
+            raise TypeError(
+                f"an input is a string or a dict of create() keywords, not {type(item).__name__}"
+            )
+        return self._source().prepare(item, defaults)
 
     def _source(self) -> _OperationsSource:
         return _OperationsSource(
