@@ -32,6 +32,7 @@ from yc_responses import (
     YandexOpenAI,
     background,
 )
+from yc_responses.clock import ManualClock
 
 BASE_URL = "http://ai.test/v1"
 RUN_ID = "resp_1"
@@ -154,25 +155,6 @@ def notes_of(error: BaseException) -> list[str]:
     return notes
 
 
-@dataclass
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
 def make_client(server: FakeServer) -> YandexOpenAI:
     transport = httpx2.MockTransport(server.handler)
     return YandexOpenAI(
@@ -190,12 +172,12 @@ def server() -> FakeServer:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def bg(server: FakeServer, clock: FakeClock) -> Background:
+def bg(server: FakeServer, clock: ManualClock) -> Background:
     return make_client(server).background.with_options(
         sleep=clock.sleep, clock=clock, wall_clock=clock
     )
@@ -226,12 +208,14 @@ def test_client_background_is_cached(server: FakeServer) -> None:
     assert client.background is client.background
 
 
-def test_create_retries_a_rate_limit(bg: Background, server: FakeServer, clock: FakeClock) -> None:
+def test_create_retries_a_rate_limit(
+    bg: Background, server: FakeServer, clock: ManualClock
+) -> None:
     server.creates = deque([status_error(429, {"retry-after": "3"}), "queued"])
     run = bg.create(model="yandexgpt", input="Hi")
     assert run.id == RUN_ID
     assert server.count("POST", "/responses") == 2
-    assert clock.sleeps == [3.0]
+    assert clock.slept == [3.0]
 
 
 def test_create_retries_when_it_could_not_connect(bg: Background, server: FakeServer) -> None:
@@ -270,7 +254,7 @@ def test_create_raises_permanent_errors_as_is(bg: Background, server: FakeServer
 # --- wait: every ending ------------------------------------------------------------------
 
 
-def test_wait_until_completed(bg: Background, server: FakeServer, clock: FakeClock) -> None:
+def test_wait_until_completed(bg: Background, server: FakeServer, clock: ManualClock) -> None:
     server.retrieves = deque(["queued", "in_progress", "in_progress", "completed"])
     seen: list[RunStatus] = []
     run = bg.create(model="yandexgpt", input="Hi")
@@ -281,8 +265,8 @@ def test_wait_until_completed(bg: Background, server: FakeServer, clock: FakeClo
     assert result.response.id == RUN_ID
     assert seen == [RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.COMPLETED]
     assert server.count("GET") == 4
-    assert len(clock.sleeps) == 4
-    assert all(0 < delay <= 5.0 for delay in clock.sleeps)
+    assert len(clock.slept) == 4
+    assert all(0 < delay <= 5.0 for delay in clock.slept)
     assert run.status is RunStatus.COMPLETED
 
 
@@ -387,7 +371,7 @@ def test_unexpected_statuses_raise_instead_of_hanging(
 
 
 def test_timeout_raises_with_the_id_and_leaves_the_run_alone(
-    bg: Background, server: FakeServer, clock: FakeClock
+    bg: Background, server: FakeServer, clock: ManualClock
 ) -> None:
     server.retrieves = deque(["in_progress"])
     run = bg.create(model="yandexgpt", input="Hi")
@@ -397,17 +381,17 @@ def test_timeout_raises_with_the_id_and_leaves_the_run_alone(
     assert caught.value.response_id == RUN_ID
     assert caught.value.status is RunStatus.IN_PROGRESS
     assert "attach('resp_1')" in str(caught.value)
-    assert clock.now == 30.0
+    assert clock() == 30.0
     assert server.count("POST", "/cancel") == 0
     assert 8 <= server.count("GET") <= 12
 
 
-def test_zero_timeout_looks_once(bg: Background, server: FakeServer, clock: FakeClock) -> None:
+def test_zero_timeout_looks_once(bg: Background, server: FakeServer, clock: ManualClock) -> None:
     server.retrieves = deque(["queued"])
     with pytest.raises(RunTimeoutError):
         bg.attach(RUN_ID).wait(timeout=0)
     assert server.count("GET") == 1
-    assert clock.now == 0.0
+    assert clock() == 0.0
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are new in 3.11")
@@ -427,7 +411,7 @@ def test_an_interrupted_wait_names_the_run(bg: Background, server: FakeServer) -
 
 
 def test_a_storm_of_transient_faults_does_not_lose_the_run(
-    bg: Background, server: FakeServer, clock: FakeClock
+    bg: Background, server: FakeServer, clock: ManualClock
 ) -> None:
     server.retrieves = deque(
         [
@@ -447,7 +431,7 @@ def test_a_storm_of_transient_faults_does_not_lose_the_run(
     result = bg.attach(RUN_ID).wait(timeout=600)
     assert result.unwrap() == "Hello from the background"
     assert server.count("GET") == 11
-    assert all(delay <= 5.0 for delay in clock.sleeps)
+    assert all(delay <= 5.0 for delay in clock.slept)
 
 
 @pytest.mark.parametrize(
@@ -471,15 +455,15 @@ def test_permanent_errors_surface_at_once(
 
 
 def test_a_long_outage_is_raised_after_max_outage(
-    bg: Background, server: FakeServer, clock: FakeClock
+    bg: Background, server: FakeServer, clock: ManualClock
 ) -> None:
     server.retrieves = deque([status_error(503)])
     with pytest.raises(openai.InternalServerError):
         bg.attach(RUN_ID).wait(policy=PollPolicy(max_outage=60))
-    assert 60 <= clock.now <= 70
+    assert 60 <= clock() <= 70
 
 
-def test_server_hints_set_the_pace(bg: Background, server: FakeServer, clock: FakeClock) -> None:
+def test_server_hints_set_the_pace(bg: Background, server: FakeServer, clock: ManualClock) -> None:
     server.retrieves = deque(
         [
             httpx2.Response(
@@ -490,15 +474,15 @@ def test_server_hints_set_the_pace(bg: Background, server: FakeServer, clock: Fa
         ]
     )
     bg.attach(RUN_ID).wait()
-    assert clock.sleeps == [1.5, 7.0]
+    assert clock.slept == [1.5, 7.0]
 
 
 def test_a_fixed_policy_polls_like_a_hand_written_loop(
-    bg: Background, server: FakeServer, clock: FakeClock
+    bg: Background, server: FakeServer, clock: ManualClock
 ) -> None:
     server.retrieves = deque(["in_progress", "in_progress", "completed"])
     bg.with_options(policy=PollPolicy.fixed(2.0)).attach(RUN_ID).wait()
-    assert clock.sleeps == [2.0, 2.0]
+    assert clock.slept == [2.0, 2.0]
 
 
 # --- attach and refresh ------------------------------------------------------------------------
@@ -521,7 +505,7 @@ def test_attach_needs_an_id(bg: Background) -> None:
         bg.attach("")
 
 
-def test_background_works_on_a_plain_openai_client(server: FakeServer, clock: FakeClock) -> None:
+def test_background_works_on_a_plain_openai_client(server: FakeServer, clock: ManualClock) -> None:
     client = openai.OpenAI(
         api_key="test-key",
         base_url=BASE_URL,
@@ -658,10 +642,10 @@ def test_a_silent_stream_is_resumed_without_counting_as_a_fault(
 
 
 def test_stream_wait_times_out_on_a_silent_run(
-    bg: Background, server: FakeServer, clock: FakeClock
+    bg: Background, server: FakeServer, clock: ManualClock
 ) -> None:
     server.streams = deque([[event("response.in_progress", 1, "in_progress")]])
     with pytest.raises(RunTimeoutError) as caught:
         bg.attach(RUN_ID).wait(timeout=20, strategy="stream")
     assert caught.value.status is RunStatus.IN_PROGRESS
-    assert clock.now == 20.0
+    assert clock() == 20.0

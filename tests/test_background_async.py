@@ -24,11 +24,11 @@ from yc_responses import (
     UnexpectedStatusError,
     background,
 )
+from yc_responses.clock import ManualClock
 
 from .test_background import (
     BASE_URL,
     RUN_ID,
-    FakeClock,
     FakeServer,
     event,
     notes_of,
@@ -56,12 +56,12 @@ def server() -> FakeServer:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def bg(server: FakeServer, clock: FakeClock) -> AsyncBackground:
+def bg(server: FakeServer, clock: ManualClock) -> AsyncBackground:
     return make_client(server).background.with_options(
         sleep=clock.async_sleep, clock=clock, wall_clock=clock
     )
@@ -97,13 +97,13 @@ async def test_unknown_status(bg: AsyncBackground, server: FakeServer) -> None:
     assert caught.value.raw == "thinking"
 
 
-async def test_timeout(bg: AsyncBackground, server: FakeServer, clock: FakeClock) -> None:
+async def test_timeout(bg: AsyncBackground, server: FakeServer, clock: ManualClock) -> None:
     server.retrieves = deque(["in_progress"])
     with pytest.raises(RunTimeoutError) as caught:
         await bg.attach(RUN_ID).wait(timeout=15)
     assert caught.value.response_id == RUN_ID
     assert caught.value.status is RunStatus.IN_PROGRESS
-    assert clock.now == 15.0
+    assert clock() == 15.0
     assert server.count("POST", "/cancel") == 0
 
 
@@ -178,7 +178,7 @@ async def test_stream_falls_back_to_polling(bg: AsyncBackground, server: FakeSer
     assert server.count("GET", stream=False) == 1
 
 
-async def test_plain_async_client(server: FakeServer, clock: FakeClock) -> None:
+async def test_plain_async_client(server: FakeServer, clock: ManualClock) -> None:
     client = openai.AsyncOpenAI(
         api_key="test-key",
         base_url=BASE_URL,

@@ -23,6 +23,7 @@ from yc_responses import (
     UnexpectedStatusError,
     YandexOpenAI,
 )
+from yc_responses.clock import ManualClock
 from yc_responses.deferred import AsyncDeferred, Deferred, OperationResult, yandex_messages
 
 KEY = "AQVNdeferred-key-0123456789"
@@ -86,40 +87,24 @@ class OperationServer:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-def sync_deferred(server: OperationServer, time: FakeTime, **client: Any) -> Deferred:
+def sync_deferred(server: OperationServer, time: ManualClock, **client: Any) -> Deferred:
     client.setdefault("api_key", KEY)
     yandex = YandexOpenAI(
         folder_id=FOLDER,
         http_client=httpx2.Client(transport=httpx2.MockTransport(server)),
         **client,
     )
-    return Deferred(yandex, clock=time.clock, sleep=time.sleep, wall_clock=time.clock)
+    return Deferred(yandex, clock=time, sleep=time.sleep, wall_clock=time)
 
 
-def async_deferred(server: OperationServer, time: FakeTime, **client: Any) -> AsyncDeferred:
+def async_deferred(server: OperationServer, time: ManualClock, **client: Any) -> AsyncDeferred:
     client.setdefault("api_key", KEY)
     yandex = AsyncYandexOpenAI(
         folder_id=FOLDER,
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server)),
         **client,
     )
-    return AsyncDeferred(yandex, clock=time.clock, sleep=time.async_sleep, wall_clock=time.clock)
+    return AsyncDeferred(yandex, clock=time, sleep=time.async_sleep, wall_clock=time)
 
 
 MESSAGES = [
@@ -130,7 +115,7 @@ MESSAGES = [
 
 def test_the_create_request_is_the_documented_one() -> None:
     server = OperationServer(polls=[(200, PENDING)])
-    deferred = sync_deferred(server, FakeTime())
+    deferred = sync_deferred(server, ManualClock())
     run = deferred.create(
         model="yandexgpt", messages=MESSAGES, temperature=0.1, max_tokens=2000,
         reasoning_mode="disabled",
@@ -240,7 +225,7 @@ def test_every_outcome_maps_to_its_result(
 ) -> None:
     # the first look at a pending operation may have no "done" key at all
     server = OperationServer(polls=[(200, {"id": "op1"}), (200, PENDING), (200, final)])
-    time = FakeTime()
+    time = ManualClock()
     result = sync_deferred(server, time).run(model="yandexgpt", messages="Hi")
     assert check(result), result
     assert result.response_id == "op1"
@@ -250,12 +235,12 @@ def test_every_outcome_maps_to_its_result(
         "GET /operations/op1",
         "GET /operations/op1",
     ]
-    assert len(time.sleeps) == 3
+    assert len(time.slept) == 3
 
 
 def test_a_completed_operation_keeps_usage_as_integers_and_the_model_version() -> None:
     server = OperationServer(polls=[(200, done_with("ALTERNATIVE_STATUS_FINAL"))])
-    result = sync_deferred(server, FakeTime()).run(model="yandexgpt", messages="Hi")
+    result = sync_deferred(server, ManualClock()).run(model="yandexgpt", messages="Hi")
     assert isinstance(result, Completed)
     operation = result.response
     assert operation.usage is not None
@@ -271,7 +256,7 @@ async def test_async_outcomes_map_to_the_same_results(
     final: dict[str, Any], check: Callable[[OperationResult], bool]
 ) -> None:
     server = OperationServer(polls=[(200, {"id": "op1"}), (200, PENDING), (200, final)])
-    time = FakeTime()
+    time = ManualClock()
     deferred = async_deferred(server, time)
     run = await deferred.create(model="yandexgpt", messages=MESSAGES, max_tokens=5)
     assert run.status is RunStatus.IN_PROGRESS
@@ -287,7 +272,7 @@ async def test_async_outcomes_map_to_the_same_results(
         "GET /operations/op1",
         "GET /operations/op1",
     ]
-    assert len(time.sleeps) == 3
+    assert len(time.slept) == 3
     # the client's own resource, attached later: the first look is final, so no sleep
     client = deferred.client
     assert isinstance(client.deferred, AsyncDeferred)
@@ -368,17 +353,17 @@ async def test_async_iam_token_goes_as_bearer_with_the_folder() -> None:
 @pytest.mark.anyio
 async def test_async_wait_past_its_timeout_leaves_the_operation_running() -> None:
     server = OperationServer(polls=[(200, PENDING)])
-    time = FakeTime()
+    time = ManualClock()
     with pytest.raises(RunTimeoutError) as caught:
         await async_deferred(server, time).attach("op1").wait(timeout=20)
     assert caught.value.response_id == "op1"
-    assert time.now == pytest.approx(20)
+    assert time() == pytest.approx(20)
     assert ":cancel" not in " ".join(server.paths())
 
 
 def test_cancel_returns_the_cancelled_state() -> None:
     server = OperationServer(polls=[(200, PENDING)])
-    deferred = sync_deferred(server, FakeTime())
+    deferred = sync_deferred(server, ManualClock())
     run = deferred.create(model="yandexgpt", messages="Hi")
     result = run.cancel()
     assert isinstance(result, Cancelled)
@@ -390,7 +375,7 @@ def test_cancel_returns_the_cancelled_state() -> None:
 async def test_async_cancel_of_a_finished_operation_keeps_its_result() -> None:
     finished = done_with("ALTERNATIVE_STATUS_FINAL")
     server = OperationServer(polls=[(200, finished)], cancelled=finished)
-    result = await async_deferred(server, FakeTime()).attach("op1").cancel()
+    result = await async_deferred(server, ManualClock()).attach("op1").cancel()
     assert isinstance(result, Completed)
 
 
@@ -399,7 +384,7 @@ def test_transient_faults_while_polling_are_sat_out() -> None:
     server = OperationServer(
         polls=[(503, busy), (429, busy), (500, busy), (200, done_with("ALTERNATIVE_STATUS_FINAL"))]
     )
-    result = sync_deferred(server, FakeTime()).attach("op1").wait()
+    result = sync_deferred(server, ManualClock()).attach("op1").wait()
     assert isinstance(result, Completed)
     assert server.paths().count("GET /operations/op1") == 4
 
@@ -407,26 +392,26 @@ def test_transient_faults_while_polling_are_sat_out() -> None:
 def test_a_failed_create_is_not_resent() -> None:
     server = OperationServer(polls=[(200, PENDING)], created=[(500, {"error": {"message": "x"}})])
     with pytest.raises(AmbiguousSubmissionError, match="may or may not have started"):
-        sync_deferred(server, FakeTime()).create(model="yandexgpt", messages="Hi")
+        sync_deferred(server, ManualClock()).create(model="yandexgpt", messages="Hi")
     assert server.paths() == ["POST /foundationModels/v1/completionAsync"]
 
 
 def test_a_rate_limited_create_is_retried() -> None:
     limited = (429, {"error": {"message": "quota"}})
     server = OperationServer(polls=[(200, PENDING)], created=[limited, (200, PENDING)])
-    time = FakeTime()
+    time = ManualClock()
     assert sync_deferred(server, time).create(model="yandexgpt", messages="Hi").id == "op1"
     assert server.paths().count("POST /foundationModels/v1/completionAsync") == 2
-    assert len(time.sleeps) == 1
+    assert len(time.slept) == 1
 
 
 def test_a_wait_past_its_timeout_leaves_the_operation_running() -> None:
     server = OperationServer(polls=[(200, PENDING)])
-    time = FakeTime()
+    time = ManualClock()
     with pytest.raises(RunTimeoutError) as caught:
         sync_deferred(server, time).attach("op1").wait(timeout=20)
     assert caught.value.response_id == "op1"
-    assert time.now == pytest.approx(20)
+    assert time() == pytest.approx(20)
     assert ":cancel" not in " ".join(server.paths())
 
 
@@ -444,7 +429,7 @@ def test_a_wait_past_its_timeout_leaves_the_operation_running() -> None:
 def test_an_operation_the_library_cannot_read_is_an_error(operation: dict[str, Any]) -> None:
     server = OperationServer(polls=[(200, operation)])
     with pytest.raises(UnexpectedStatusError):
-        sync_deferred(server, FakeTime()).attach("op1").wait()
+        sync_deferred(server, ManualClock()).attach("op1").wait()
 
 
 def test_messages_convert_from_openai_form() -> None:
@@ -481,5 +466,5 @@ def test_messages_convert_from_openai_form() -> None:
 def test_bad_options_fail_before_any_request(options: dict[str, Any], message: str) -> None:
     server = OperationServer(polls=[(200, PENDING)])
     with pytest.raises(ValueError, match=message):
-        sync_deferred(server, FakeTime()).create(model="yandexgpt", messages="Hi", **options)
+        sync_deferred(server, ManualClock()).create(model="yandexgpt", messages="Hi", **options)
     assert server.requests == []

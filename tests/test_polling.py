@@ -24,17 +24,17 @@ from yc_responses import (
     RunTimeoutError,
     UnexpectedStatusError,
 )
+from yc_responses.kinds.responses import result_of_response, status_of_response
 from yc_responses.polling import (
     FaultBudget,
     PollLoop,
     Snapshot,
     is_transient,
     server_hint,
-    wait_sync,
     was_not_sent,
 )
 from yc_responses.results import AnyRunResult
-from yc_responses.status import result_of_response, status_of_response
+from yc_responses.steps import Request, Steps, drive_sync, wait
 
 
 def _rng(seed: int) -> random.Random:
@@ -315,7 +315,14 @@ def _wait(job: _Job, policy: PollPolicy, jitter: Callable[[float], float], timeo
     loop = PollLoop(
         "resp_1", _ResponseReader(), policy, now=job.now, timeout=timeout, jitter=jitter
     )
-    return wait_sync(loop, job.fetch, clock=job.clock, sleep=job.sleep, wall_clock=job.clock)
+    return drive_sync(_steps(loop, job), sleep=job.sleep)
+
+
+def _steps(loop: PollLoop[Response], job: _Job) -> Steps[AnyRunResult[Response]]:
+    def look(timeout: float | None) -> Request[Snapshot[Response]]:
+        return Request(lambda: job.fetch(timeout))
+
+    return wait(loop, look, clock=job.clock, wall_clock=job.clock)
 
 
 def test_property_a_wait_never_sleeps_past_its_deadline() -> None:
@@ -355,7 +362,7 @@ def test_status_callback_sees_each_change_once() -> None:
         now=0.0,
         on_status=lambda status, _response: seen.append(status),
     )
-    wait_sync(loop, job.fetch, clock=job.clock, sleep=job.sleep, wall_clock=job.clock)
+    drive_sync(_steps(loop, job), sleep=job.sleep)
     assert seen == [RunStatus.IN_PROGRESS, RunStatus.COMPLETED]
 
 

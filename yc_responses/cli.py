@@ -47,8 +47,9 @@ from .errors import (
     YCResponsesError,
 )
 from .journal import Journal
+from .kinds.responses import result_of_response
 from .results import Cancelled, Completed, Failed, Incomplete
-from .status import RunStatus, result_of_response
+from .status import RunStatus
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -57,9 +57,14 @@ class ManualClock:
             return self._now
 
     def sleep(self, seconds: float) -> None:
-        """A drop-in for :func:`time.sleep` that advances the clock at once."""
+        """A drop-in for :func:`time.sleep` that advances the clock at once.
+
+        Like :func:`time.sleep`, a negative duration raises ``ValueError``.
+        """
+        if seconds < 0:
+            raise ValueError(f"sleep length must be non-negative, not {seconds!r}")
         self.slept.append(seconds)
-        self.advance(max(0.0, seconds))
+        self.advance(seconds)
 
     async def async_sleep(self, seconds: float) -> None:
         """A drop-in for :func:`asyncio.sleep` that advances the clock at once."""

@@ -15,24 +15,22 @@ Everything here decides and nothing here talks to the network or sleeps:
   what the server said (:meth:`~PollLoop.observe`) or what went wrong
   (:meth:`~PollLoop.fault`), ask it how long to sleep (:meth:`~PollLoop.next_delay`).
 
-:func:`wait_sync` and :func:`wait_async` are the two thin drivers: they call the
-``fetch`` and ``sleep`` they are given, and the loop decides. A kind of run is
-plugged in with a :class:`RunReader` (snapshot -> status, snapshot -> result) and
-a ``fetch`` (one look at the run): background responses use ``Response`` snapshots;
-an operation (``GET /operations/{id}`` until ``done``) can supply its own.
+:mod:`yc_responses.steps` turns these decisions into the steps of a wait, which
+a sync or an async driver performs. A kind of run is plugged in with a
+:class:`RunReader` (snapshot -> status, snapshot -> result).
 """
 
 from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import backoff
 
-from .errors import AmbiguousSubmissionError, RunTimeoutError
+from .errors import RunTimeoutError
 from .faults import cancel_retryable, headers_of, is_transient, was_not_sent
 from .status import RunStatus
 
@@ -47,17 +45,10 @@ __all__ = [
     "Snapshot",
     "cancel_retryable",
     "is_transient",
-    "retry_async",
-    "retry_sync",
     "server_hint",
-    "submit_async",
-    "submit_sync",
-    "wait_async",
-    "wait_sync",
     "was_not_sent",
 ]
 
-T = TypeVar("T")
 S = TypeVar("S")
 """A snapshot of a run as fetched from the server (``Response`` for background responses)."""
 
@@ -394,163 +385,3 @@ class PollLoop(Generic[S]):
         self._pending = None
         remaining = self.remaining(now)
         return delay if remaining is None else min(delay, remaining)
-
-
-# --- the two drivers -------------------------------------------------------------
-
-
-def wait_sync(
-    loop: PollLoop[S],
-    fetch: Callable[[float | None], Snapshot[S]],
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], object],
-    wall_clock: Callable[[], float],
-    first: Snapshot[S] | None = None,
-) -> AnyRunResult[S]:
-    """Look at a run until it ends; ``fetch(request_timeout)`` makes one look.
-
-    ``first`` is a snapshot already in hand (from the create call): it is used
-    instead of an immediate look.
-    """
-    pending = first
-    while True:
-        if pending is None:
-            try:
-                pending = fetch(loop.request_timeout(clock()))
-            except Exception as exc:
-                if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
-                    raise
-        if pending is not None:
-            result = loop.observe(pending, now=clock())
-            pending = None
-            if result is not None:
-                return result
-        sleep(loop.next_delay(now=clock()))
-
-
-async def wait_async(
-    loop: PollLoop[S],
-    fetch: Callable[[float | None], Awaitable[Snapshot[S]]],
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[object]],
-    wall_clock: Callable[[], float],
-    first: Snapshot[S] | None = None,
-) -> AnyRunResult[S]:
-    """:func:`wait_sync` for ``async`` fetch and sleep."""
-    pending = first
-    while True:
-        if pending is None:
-            try:
-                pending = await fetch(loop.request_timeout(clock()))
-            except Exception as exc:
-                if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
-                    raise
-        if pending is not None:
-            result = loop.observe(pending, now=clock())
-            pending = None
-            if result is not None:
-                return result
-        await sleep(loop.next_delay(now=clock()))
-
-
-def _retry_delay(
-    exc: Exception, faults: FaultBudget, *, now: float, wall: float, submission: bool
-) -> float:
-    """The delay before calling again, or raise: the pure half of ``retry_*``.
-
-    For a ``submission`` a transient failure that may hide a started run becomes
-    :class:`~yc_responses.AmbiguousSubmissionError`.
-    """
-    delay = faults.retry_after(exc, now=now, wall_time=wall)
-    if delay is not None:
-        return delay
-    if submission and is_transient(exc) and not was_not_sent(exc):
-        raise AmbiguousSubmissionError(exc) from exc
-    raise exc
-
-
-def retry_sync(
-    call: Callable[[], T],
-    policy: PollPolicy,
-    *,
-    retryable: Callable[[BaseException], bool] = is_transient,
-    submission: bool = False,
-    clock: Callable[[], float],
-    sleep: Callable[[float], object],
-    wall_clock: Callable[[], float],
-) -> T:
-    """Call ``call`` (one attempt each) until it succeeds or a fault is not ``retryable``."""
-    faults = FaultBudget(policy, retryable=retryable)
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            wait = _retry_delay(exc, faults, now=clock(), wall=wall_clock(), submission=submission)
-            sleep(wait)
-
-
-async def retry_async(
-    call: Callable[[], Awaitable[T]],
-    policy: PollPolicy,
-    *,
-    retryable: Callable[[BaseException], bool] = is_transient,
-    submission: bool = False,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[object]],
-    wall_clock: Callable[[], float],
-) -> T:
-    """:func:`retry_sync` for an ``async`` call and sleep."""
-    faults = FaultBudget(policy, retryable=retryable)
-    while True:
-        try:
-            return await call()
-        except Exception as exc:
-            wait = _retry_delay(exc, faults, now=clock(), wall=wall_clock(), submission=submission)
-            await sleep(wait)
-
-
-def submit_sync(
-    send: Callable[[], T],
-    policy: PollPolicy,
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], object],
-    wall_clock: Callable[[], float],
-) -> T:
-    """Send a paid submission at most once as far as the server can tell.
-
-    ``send`` must make one attempt (the client's own retries off). It is called
-    again only when the server provably did not take it (429, no connection);
-    any other transient failure raises :class:`~yc_responses.AmbiguousSubmissionError`.
-    """
-    return retry_sync(
-        send,
-        policy,
-        retryable=was_not_sent,
-        submission=True,
-        clock=clock,
-        sleep=sleep,
-        wall_clock=wall_clock,
-    )
-
-
-async def submit_async(
-    send: Callable[[], Awaitable[T]],
-    policy: PollPolicy,
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[object]],
-    wall_clock: Callable[[], float],
-) -> T:
-    """:func:`submit_sync` for an ``async`` send and sleep."""
-    return await retry_async(
-        send,
-        policy,
-        retryable=was_not_sent,
-        submission=True,
-        clock=clock,
-        sleep=sleep,
-        wall_clock=wall_clock,
-    )

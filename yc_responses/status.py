@@ -1,24 +1,18 @@
-"""``RunStatus`` and the pure mapping from a response to its status and result.
+"""``RunStatus``: the six statuses of a run, and the questions they answer.
 
-No I/O here: these functions read a ``Response`` the server sent and decide.
-A status the library does not know, or a terminal response missing what its
-status needs (``failed`` without ``error``), raises
-:class:`~yc_responses.UnexpectedStatusError`: never a guess.
+A status the library does not know raises
+:class:`~yc_responses.UnexpectedStatusError` (:meth:`RunStatus.parse`): never a guess.
+How a kind of job's payload maps to a status lives with the kind
+(:mod:`yc_responses.kinds`).
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from .errors import UnexpectedStatusError
 
-if TYPE_CHECKING:
-    from openai.types.responses import Response
-
-    from .results import RunResult
-
-__all__ = ["RunStatus", "result_of_response", "status_of_response"]
+__all__ = ["RunStatus"]
 
 
 class RunStatus(str, Enum):
@@ -76,48 +70,3 @@ class RunStatus(str, Enum):
                 raw=raw,
                 response_id=response_id,
             ) from None
-
-
-def status_of_response(response: Response) -> RunStatus:
-    """The status of ``response``; raises :class:`UnexpectedStatusError` if unknown or missing."""
-    return RunStatus.parse(response.status, response_id=response.id)
-
-
-def result_of_response(response: Response) -> RunResult:
-    """The typed result of a terminal ``response``.
-
-    Raises :class:`UnexpectedStatusError` when the response is still running, has an
-    unknown status, or lacks what its status needs (an ``error`` for ``failed``, an
-    ``incomplete_details.reason`` for ``incomplete``).
-    """
-    from .results import Cancelled, Completed, ErrorDetails, Failed, Incomplete
-
-    status = status_of_response(response)
-    if status is RunStatus.COMPLETED:
-        return Completed(response.id, response.output_text, response)
-    if status is RunStatus.CANCELLED:
-        return Cancelled(response.id, response)
-    if status is RunStatus.FAILED:
-        error = response.error
-        code = getattr(error, "code", None)
-        if error is None or not code:
-            raise UnexpectedStatusError(
-                "the server reported status 'failed' without an error code",
-                raw=status.value,
-                response_id=response.id,
-            )
-        return Failed(response.id, ErrorDetails(str(code), str(error.message or "")), response)
-    if status is RunStatus.INCOMPLETE:
-        reason = getattr(response.incomplete_details, "reason", None)
-        if not reason:
-            raise UnexpectedStatusError(
-                "the server reported status 'incomplete' without incomplete_details.reason",
-                raw=status.value,
-                response_id=response.id,
-            )
-        return Incomplete(response.id, str(reason), response.output_text, response)
-    raise UnexpectedStatusError(
-        f"response {response.id} is still {status.value}: it has no result yet",
-        raw=status.value,
-        response_id=response.id,
-    )

@@ -1,0 +1,279 @@
+"""Each way of talking to a run written once, as steps; two thin drivers perform them.
+
+A *step generator* decides everything and performs nothing: it yields a
+:class:`Request` (make one HTTP request), a :class:`Sleep`, or a stream effect
+(:class:`NextEvent`, :class:`Close`), and is sent back what the request returned
+(or has the exception thrown in). :func:`drive_sync` performs the steps with
+blocking calls, :func:`drive_async` with ``await``; nothing else differs between
+the sync and the async clients::
+
+    def look_twice(kind):
+        first = yield kind.fetch("resp_1")
+        yield Sleep(1.0)
+        return (yield kind.fetch("resp_1"))
+
+    drive_sync(look_twice(kind), sleep=time.sleep)            # on openai.OpenAI
+    await drive_async(look_twice(kind), sleep=anyio.sleep)    # on openai.AsyncOpenAI
+
+A :class:`Request`'s ``send`` is one call of the official client: it returns the
+answer on a sync client and an awaitable of it on an async one, so a kind of job
+builds its requests once for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from .errors import AmbiguousSubmissionError
+from .faults import is_transient, was_not_sent
+from .polling import FaultBudget, PollLoop, PollPolicy, Snapshot
+
+__all__ = [
+    "END",
+    "Close",
+    "NextEvent",
+    "Request",
+    "Sleep",
+    "Steps",
+    "drive_async",
+    "drive_sync",
+    "perform_async",
+    "perform_sync",
+    "retry",
+    "submit",
+    "wait",
+]
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Request(Generic[T]):
+    """One HTTP request: ``send()`` makes it (an awaitable on an async client),
+    ``parse`` turns the answer into what the step wants."""
+
+    send: Callable[[], Any]
+    parse: Callable[[Any], T] = _same
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class NextEvent:
+    """The next event of an open stream, or :data:`END` when it closed."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close an open stream (the driver closes any left open when the steps end)."""
+
+    stream: Any
+
+
+END: Any = object()
+"""What :class:`NextEvent` gives back once a stream has no more events."""
+
+Effect = Request[Any] | Sleep | NextEvent | Close
+Steps = Generator[Effect, Any, T]
+"""A step generator that ends with a ``T``."""
+
+
+# --- the two drivers --------------------------------------------------------------
+
+
+def perform_sync(request: Request[T]) -> T:
+    """Make one request on a sync client."""
+    return request.parse(request.send())
+
+
+async def perform_async(request: Request[T]) -> T:
+    """Make one request on an async client."""
+    return request.parse(await request.send())
+
+
+class _Driving(Generic[T]):
+    """The bookkeeping both drivers share: advance the steps, keep open streams."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self._answer: Any = None
+        self._error: Exception | None = None
+        self.streams: list[Any] = []
+        self.result: T
+
+    def __iter__(self) -> Iterator[Effect]:
+        while True:
+            try:
+                if self._error is None:
+                    effect = self._steps.send(self._answer)
+                else:
+                    effect = self._steps.throw(self._error)
+            except StopIteration as stop:
+                self.result = cast("T", stop.value)
+                return
+            self._answer, self._error = None, None
+            if isinstance(effect, Close) and effect.stream in self.streams:
+                self.streams.remove(effect.stream)
+            yield effect
+
+    def answer(self, effect: Effect, value: Any) -> None:
+        """What performing ``effect`` gave: sent into the steps."""
+        if isinstance(effect, _StreamRequest):
+            self.streams.append(value)
+        self._answer = value
+
+    def fail(self, exc: Exception) -> None:
+        """Performing the effect raised ``exc``: thrown into the steps."""
+        self._error = exc
+
+    def left_open(self) -> list[Any]:
+        """The streams the steps did not close; the steps themselves are closed."""
+        self._steps.close()
+        return self.streams
+
+
+def drive_sync(steps: Steps[T], *, sleep: Callable[[float], object]) -> T:
+    """Perform ``steps`` with blocking calls and return what they end with."""
+    driving = _Driving(steps)
+    try:
+        for effect in driving:
+            try:
+                if isinstance(effect, Sleep):
+                    driving.answer(effect, sleep(effect.seconds))
+                elif isinstance(effect, Request):
+                    driving.answer(effect, perform_sync(effect))
+                elif isinstance(effect, NextEvent):
+                    driving.answer(effect, next(effect.stream, END))
+                else:
+                    driving.answer(effect, effect.stream.close())
+            except Exception as exc:
+                driving.fail(exc)
+        return driving.result
+    finally:
+        for stream in driving.left_open():
+            stream.close()
+
+
+async def drive_async(steps: Steps[T], *, sleep: Callable[[float], Awaitable[object]]) -> T:
+    """Perform ``steps`` with ``await`` and return what they end with."""
+    driving = _Driving(steps)
+    try:
+        for effect in driving:
+            try:
+                if isinstance(effect, Sleep):
+                    driving.answer(effect, await sleep(effect.seconds))
+                elif isinstance(effect, Request):
+                    driving.answer(effect, await perform_async(effect))
+                elif isinstance(effect, NextEvent):
+                    driving.answer(effect, await anext(effect.stream, END))
+                else:
+                    driving.answer(effect, await effect.stream.close())
+            except Exception as exc:
+                driving.fail(exc)
+        return driving.result
+    finally:
+        for stream in driving.left_open():
+            await stream.close()
+
+
+@dataclass(frozen=True)
+class _StreamRequest(Request[T]):
+    """A request that opens a stream: the driver closes it if the steps do not."""
+
+
+def stream_request(send: Callable[[], Any]) -> Request[Any]:
+    """A :class:`Request` that opens an event stream (closed by the driver at the latest)."""
+    return _StreamRequest(send)
+
+
+# --- the steps every kind of run shares -------------------------------------------
+
+
+def retry(
+    request: Callable[[], Request[T]],
+    policy: PollPolicy,
+    *,
+    retryable: Callable[[BaseException], bool] = is_transient,
+    submission: bool = False,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+) -> Steps[T]:
+    """Make ``request()`` (one attempt each) until it succeeds or a fault is not
+    ``retryable``; for a ``submission``, a fault that may hide a started run raises
+    :class:`~yc_responses.AmbiguousSubmissionError`."""
+    faults = FaultBudget(policy, retryable=retryable)
+    while True:
+        try:
+            answer: T = yield request()
+        except Exception as exc:
+            delay = faults.retry_after(exc, now=clock(), wall_time=wall_clock())
+            if delay is None:
+                if submission and is_transient(exc) and not was_not_sent(exc):
+                    raise AmbiguousSubmissionError(exc) from exc
+                raise
+        else:
+            return answer
+        yield Sleep(delay)
+
+
+def submit(
+    request: Callable[[], Request[T]],
+    policy: PollPolicy,
+    *,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+) -> Steps[T]:
+    """Send a paid submission at most once as far as the server can tell.
+
+    ``request()`` must make one attempt (the client's own retries off). It is made
+    again only when the server provably did not take it (429, no connection); any
+    other transient failure raises :class:`~yc_responses.AmbiguousSubmissionError`.
+    """
+    return retry(
+        request,
+        policy,
+        retryable=was_not_sent,
+        submission=True,
+        clock=clock,
+        wall_clock=wall_clock,
+    )
+
+
+def wait(
+    loop: PollLoop[S],
+    look: Callable[[float | None], Request[Snapshot[S]]],
+    *,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+    first: Snapshot[S] | None = None,
+) -> Steps[Any]:
+    """Look at a run until it ends and return its result; ``look(request_timeout)``
+    is one look. ``first`` is a snapshot already in hand, used instead of a first look."""
+    pending = first
+    while True:
+        if pending is None:
+            try:
+                pending = yield look(loop.request_timeout(clock()))
+            except Exception as exc:
+                if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
+                    raise
+        if pending is not None:
+            result = loop.observe(pending, now=clock())
+            pending = None
+            if result is not None:
+                return result
+        yield Sleep(loop.next_delay(now=clock()))
