@@ -17,12 +17,15 @@ from collections.abc import Mapping
 import httpx2
 import openai
 
+from .errors import UnexpectedStatusError
+
 __all__ = [
     "cancel_refused",
     "cancel_retryable",
     "headers_of",
     "is_refusal",
     "is_transient",
+    "may_have_started",
     "stops_everything",
     "was_not_sent",
 ]
@@ -77,6 +80,14 @@ def was_not_sent(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):
         return isinstance(exc.__cause__, _UNSENT_CAUSES)
     return isinstance(exc, _UNSENT_CAUSES)
+
+
+def may_have_started(exc: BaseException) -> bool:
+    """Whether a failed submission may hide a run the server started (and bills): a 5xx,
+    a timeout, a connection dropped after sending, or an answer that cannot be read."""
+    if isinstance(exc, UnexpectedStatusError):
+        return True
+    return is_transient(exc) and not was_not_sent(exc)
 
 
 def cancel_retryable(exc: BaseException) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "RunReader",
     "Snapshot",
     "cancel_retryable",
+    "check_timeout",
     "is_transient",
     "server_hint",
     "was_not_sent",
@@ -96,10 +97,14 @@ class PollPolicy:
     ``None`` keeps the client's own."""
 
     def __post_init__(self) -> None:
-        if not (self.initial >= 0 and self.cap >= 0 and self.factor >= 1):
-            raise ValueError("PollPolicy needs initial >= 0, cap >= 0 and factor >= 1")
-        if not 0 <= self.jitter <= 1:
-            raise ValueError("PollPolicy.jitter is a fraction between 0 and 1")
+        _check_number("PollPolicy.initial", self.initial, at_least=0.0)
+        _check_number("PollPolicy.cap", self.cap, above=0.0, why="0 would poll without a pause")
+        _check_number("PollPolicy.factor", self.factor, at_least=1.0)
+        _check_number("PollPolicy.jitter", self.jitter, at_least=0.0, at_most=1.0)
+        if self.max_outage is not None:
+            _check_number("PollPolicy.max_outage", self.max_outage, at_least=0.0)
+        if self.request_timeout is not None:
+            _check_number("PollPolicy.request_timeout", self.request_timeout, above=0.0)
 
     @classmethod
     def fixed(
@@ -155,6 +160,54 @@ class PollPolicy:
         for value in schedule:
             ceiling = min(value, self.cap)
             yield min(max(jitter(ceiling), 0.0), ceiling)
+
+
+def check_timeout(timeout: float | None, name: str = "timeout") -> None:
+    """Refuse a time limit that is neither ``None`` nor a finite number of seconds >= 0.
+
+    >>> check_timeout(float("nan"))
+    Traceback (most recent call last):
+    ValueError: timeout must be a finite number of seconds >= 0 (or None for no limit), not nan
+    """
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ValueError(
+            f"{name} must be a number of seconds (or None for no limit), not {timeout!r}"
+        )
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise ValueError(
+            f"{name} must be a finite number of seconds >= 0 (or None for no limit), "
+            f"not {timeout!r}"
+        )
+
+
+def _check_number(
+    name: str,
+    value: float,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    why: str = "",
+) -> None:
+    bounds = [
+        f">= {at_least:g}" if at_least is not None else "",
+        f"> {above:g}" if above is not None else "",
+        f"<= {at_most:g}" if at_most is not None else "",
+    ]
+    wanted = " and ".join(bound for bound in bounds if bound)
+    valid = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (at_least is None or value >= at_least)
+        and (above is None or value > above)
+        and (at_most is None or value <= at_most)
+    )
+    if not valid:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be a finite number {wanted}{reason}, not {value!r}")
 
 
 # --- reading what the server says -------------------------------------------------
@@ -308,8 +361,7 @@ class PollLoop(Generic[S]):
         jitter: Jitter = backoff.full_jitter,
         resource: str = "background",
     ) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0 seconds, or None to wait until the run ends")
+        check_timeout(timeout)
         self.run_id = run_id
         self.resource = resource
         """Where to attach to the run again: ``background`` or ``deferred``."""

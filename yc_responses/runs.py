@@ -173,24 +173,31 @@ class RunCore(Generic[S]):
                     yield Close(stream)
                     return None
                 events = 0
-                try:
-                    while (event := (yield NextEvent(stream))) is not END:
-                        events += 1
-                        after = event.sequence_number
-                        snapshot = kind.stream_snapshot(event)
-                        if snapshot is not None:
-                            self.snapshot = snapshot
-                            result = loop.observe(Snapshot(snapshot), now=context.clock())
-                            if result is not None:
-                                return result
-                        loop.check_deadline(now=context.clock())
-                except openai.APITimeoutError:
-                    pass  # a silent stream is not a fault: listen again from the last event
-                except (openai.APIConnectionError, openai.APIStatusError) as exc:
-                    fault(exc)
-                else:
-                    if events == 0:  # closed without a word: poll instead
-                        return None
+                while True:
+                    try:
+                        event = yield NextEvent(stream)
+                    except openai.APITimeoutError:
+                        break  # a silent stream is not a fault: listen again from the last event
+                    except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                        fault(exc)
+                        break
+                    except Exception:  # events that cannot be read: poll instead
+                        event = None
+                    if event is END and events:
+                        break
+                    sequence = getattr(event, "sequence_number", None)
+                    if not isinstance(sequence, int):  # closed without a word, or unreadable
+                        yield Close(stream)
+                        return None  # poll instead
+                    events += 1
+                    after = sequence
+                    snapshot = kind.stream_snapshot(event)
+                    if snapshot is not None:
+                        self.snapshot = snapshot
+                        result = loop.observe(Snapshot(snapshot), now=context.clock())
+                        if result is not None:
+                            return result
+                    loop.check_deadline(now=context.clock())
                 yield Close(stream)
             yield Sleep(loop.next_delay(now=context.clock()))
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from .errors import AmbiguousSubmissionError
-from .faults import is_transient, was_not_sent
+from .faults import is_transient, may_have_started, was_not_sent
 from .polling import FaultBudget, PollLoop, PollPolicy, Snapshot
 
 __all__ = [
@@ -222,7 +222,7 @@ def retry(
         except Exception as exc:
             delay = faults.retry_after(exc, now=clock(), wall_time=wall_clock())
             if delay is None:
-                if submission and is_transient(exc) and not was_not_sent(exc):
+                if submission and may_have_started(exc):
                     raise AmbiguousSubmissionError(exc) from exc
                 raise
         else:

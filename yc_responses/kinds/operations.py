@@ -50,6 +50,7 @@ __all__ = [
     "OperationsKind",
     "completion_body",
     "parse_operation",
+    "read_operation",
     "result_of_operation",
     "status_of_operation",
     "yandex_messages",
@@ -249,6 +250,28 @@ def parse_operation(data: object) -> Operation:
         ) from None
 
 
+def read_operation(raw: httpx2.Response, *, expected_id: str | None = None) -> Operation:
+    """The operation in an answer's JSON body (the one asked for, with ``expected_id``);
+    :class:`UnexpectedStatusError` with the raw body for anything else."""
+    try:
+        data = raw.json()
+    except ValueError:
+        raise UnexpectedStatusError(
+            f"the service answered with {raw.headers.get('content-type', 'no type')!r} "
+            "that is not JSON, not an operation",
+            raw=raw.text[:2000],
+            response_id=expected_id,
+        ) from None
+    operation = parse_operation(data)
+    if expected_id is not None and operation.id != expected_id:
+        raise UnexpectedStatusError(
+            f"the service answered a look at {expected_id} with operation {operation.id}",
+            raw=data,
+            response_id=expected_id,
+        )
+    return operation
+
+
 def _unexpected(operation: Operation, why: str) -> UnexpectedStatusError:
     return UnexpectedStatusError(
         why, raw=operation.model_dump(by_alias=True), response_id=operation.id
@@ -384,13 +407,14 @@ class OperationsKind:
         self, run_id: str, /, timeout: float | None = None, *, retries: bool = False
     ) -> Request[Snapshot[Operation]]:
         return Request(
-            self._get(f"{self._operations}/operations/{run_id}", timeout, retries), self._snapshot
+            self._get(f"{self._operations}/operations/{run_id}", timeout, retries),
+            lambda raw: self._snapshot(raw, run_id),
         )
 
     def cancel(self, run_id: str, /) -> Request[Operation]:
         return Request(
             self._get(f"{self._operations}/operations/{run_id}:cancel", None, False),
-            lambda raw: parse_operation(raw.json()),
+            lambda raw: read_operation(raw, expected_id=run_id),
         )
 
     def open_stream(
@@ -413,7 +437,6 @@ class OperationsKind:
             options["timeout"] = timeout
         return options
 
-    def _snapshot(self, raw: httpx2.Response) -> Snapshot[Operation]:
-        return Snapshot(
-            parse_operation(raw.json()), server_hint(raw.headers, wall_time=self._wall_clock())
-        )
+    def _snapshot(self, raw: httpx2.Response, run_id: str | None = None) -> Snapshot[Operation]:
+        operation = read_operation(raw, expected_id=run_id)
+        return Snapshot(operation, server_hint(raw.headers, wall_time=self._wall_clock()))

@@ -36,6 +36,7 @@ __all__ = [
     "ResponsesKind",
     "check_request",
     "create_params",
+    "read_response",
     "result_of_response",
     "status_of_response",
 ]
@@ -60,6 +61,52 @@ _STATUS_EVENTS = frozenset(
 # --- reading a response (pure) ------------------------------------------------------
 
 
+def read_response(value: object, *, expected_id: str | None = None) -> Response:
+    """``value`` as a response with an id (the one asked for, when ``expected_id`` is given).
+
+    Anything else the service may send (an HTML page, a JSON array, a response
+    without an id, another run's response) raises :class:`UnexpectedStatusError`
+    carrying the raw value.
+    """
+    if not isinstance(value, Response):
+        raw = value[:2000] if isinstance(value, str) else value
+        raise UnexpectedStatusError(
+            f"the service answered with {type(value).__name__} {_glimpse(value)}, not a response",
+            raw=raw,
+            response_id=expected_id,
+        )
+    run_id = getattr(value, "id", None)
+    if not isinstance(run_id, str) or not run_id:
+        raise UnexpectedStatusError(
+            "the service answered with a response without an id",
+            raw=value.to_dict(warnings=False),
+            response_id=expected_id,
+        )
+    if expected_id is not None and run_id != expected_id:
+        raise UnexpectedStatusError(
+            f"the service answered a look at {expected_id} with response {run_id}",
+            raw=value.to_dict(warnings=False),
+            response_id=expected_id,
+        )
+    return value
+
+
+def _glimpse(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _output_text(response: Response) -> str:
+    try:
+        return response.output_text
+    except (TypeError, AttributeError, ValueError):
+        raise UnexpectedStatusError(
+            f"the service reported status {response.status!r} with an output that cannot be read",
+            raw=response.to_dict(warnings=False),
+            response_id=response.id,
+        ) from None
+
+
 def status_of_response(response: Response) -> RunStatus:
     """The status of ``response``; raises :class:`UnexpectedStatusError` if unknown or missing."""
     return RunStatus.parse(response.status, response_id=response.id)
@@ -74,7 +121,7 @@ def result_of_response(response: Response) -> RunResult:
     """
     status = status_of_response(response)
     if status is RunStatus.COMPLETED:
-        return Completed(response.id, response.output_text, response)
+        return Completed(response.id, _output_text(response), response)
     if status is RunStatus.CANCELLED:
         return Cancelled(response.id, response)
     if status is RunStatus.FAILED:
@@ -95,7 +142,7 @@ def result_of_response(response: Response) -> RunResult:
                 raw=status.value,
                 response_id=response.id,
             )
-        return Incomplete(response.id, str(reason), response.output_text, response)
+        return Incomplete(response.id, str(reason), _output_text(response), response)
     raise UnexpectedStatusError(
         f"response {response.id} is still {status.value}: it has no result yet",
         raw=status.value,
@@ -234,11 +281,14 @@ class ResponsesKind:
         client = self.client if retries else self._quiet
         return Request(
             lambda: client.responses.with_raw_response.retrieve(run_id, timeout=_timeout(timeout)),
-            self._fetched,
+            lambda raw: self._fetched(raw, run_id),
         )
 
     def cancel(self, run_id: str, /) -> Request[Response]:
-        return Request(lambda: self._quiet.responses.cancel(run_id))
+        return Request(
+            lambda: self._quiet.responses.cancel(run_id),
+            lambda answer: read_response(answer, expected_id=run_id),
+        )
 
     def open_stream(
         self, run_id: str, /, *, starting_after: int | None, timeout: float | None
@@ -254,10 +304,18 @@ class ResponsesKind:
         """Whether an opened stream is an event stream at all."""
         return _is_event_stream(stream.response.headers.get("content-type"))
 
-    def _fetched(self, raw: Any) -> Snapshot[Response]:
-        return Snapshot(raw.parse(), server_hint(raw.headers, wall_time=self._wall_clock()))
+    def _fetched(self, raw: Any, run_id: str) -> Snapshot[Response]:
+        response = read_response(_parsed(raw), expected_id=run_id)
+        return Snapshot(response, server_hint(raw.headers, wall_time=self._wall_clock()))
 
 
 def _created(response: object) -> Snapshot[Response]:
-    assert isinstance(response, Response)
-    return Snapshot(response)
+    return Snapshot(read_response(response))
+
+
+def _parsed(raw: Any) -> object:
+    """The answer's body as the official client reads it; an unreadable one as its text."""
+    try:
+        return raw.parse()
+    except ValueError:
+        return raw.text
