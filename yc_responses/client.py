@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -75,7 +75,7 @@ class _LegacyConfig:
     operation_base_url: str
     api_key: str | None
     iam_token: str | Callable[[], Any] | None
-    auth: AuthKind = field(repr=False)
+    auth: AuthKind
 
     def __repr__(self) -> str:
         return f"folder_id={self.folder_id!r}, base_url={self.base_url!r}, auth={self.auth!r}"
@@ -103,7 +103,7 @@ class _Changes(TypedDict, Generic[_HttpClientT, _TokenProviderT], total=False):
     set_default_query: Mapping[str, object] | None
 
 
-_YANDEX_CHANGES = frozenset(inspect.signature(YandexConfig.updated).parameters) - {"self"}
+_YANDEX_CHANGES = frozenset(inspect.signature(YandexConfig._updated).parameters) - {"self"}
 """The keywords of ``copy()`` that make a new :class:`YandexConfig`; the rest are official."""
 
 
@@ -186,10 +186,11 @@ class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
     def yandex(self) -> YandexConfig:
         """This client's Yandex configuration, read-only; its repr shows no secret.
 
-        >>> YandexOpenAI(api_key="AQVN-key", folder_id="b1g").yandex
-        YandexConfig(folder_id='b1g', base_url='https://ai.api.cloud.yandex.net/v1', \
-llm_base_url='https://llm.api.cloud.yandex.net', \
-operation_base_url='https://operation.api.cloud.yandex.net', auth='api_key')
+        >>> client = YandexOpenAI(api_key="AQVN-key", folder_id="b1g")
+        >>> client.yandex.folder_id, client.yandex.auth
+        ('b1g', 'api_key')
+        >>> client.yandex.redact("rejected: AQVN-key")
+        'rejected: ***'
         """
         return self._config
 
@@ -236,7 +237,7 @@ operation_base_url='https://operation.api.cloud.yandex.net', auth='api_key')
         """
         official: dict[str, Any] = dict(changes)
         yandex = {name: official.pop(name) for name in _YANDEX_CHANGES if name in official}
-        config = self._config.updated(**yandex)
+        config = self._config._updated(**yandex)
         copied: Self = cast(Any, super()).copy(**official, _extra_kwargs={"_config": config})
         return copied
 
@@ -282,10 +283,10 @@ class YandexOpenAI(  # type: ignore[misc]
 
     @override
     def _credential(self, config: YandexConfig) -> str | Callable[[], str]:
-        static = config.static_credential()
+        static = config._static_credential()
         if static is not None:
             return static
-        source = config.token_source()
+        source = config._token_source()
 
         def fresh_token() -> str:
             value = source()
@@ -296,7 +297,7 @@ class YandexOpenAI(  # type: ignore[misc]
                     "the iam_token callable is async: use AsyncYandexOpenAI, "
                     "or pass a plain function to YandexOpenAI"
                 )
-            return config.accept_token(value)
+            return config._accept_token(value)
 
         return fresh_token
 
@@ -333,16 +334,16 @@ class AsyncYandexOpenAI(  # type: ignore[misc]
 
     @override
     def _credential(self, config: YandexConfig) -> str | Callable[[], Awaitable[str]]:
-        static = config.static_credential()
+        static = config._static_credential()
         if static is not None:
             return static
-        source = config.token_source()
+        source = config._token_source()
 
         async def fresh_token() -> str:
             value = source()
             if inspect.isawaitable(value):
                 value = await value
-            return config.accept_token(value)
+            return config._accept_token(value)
 
         return fresh_token
 

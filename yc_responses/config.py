@@ -96,18 +96,18 @@ class YandexConfig:
                 text = text.replace(secret, "***")
         return text
 
-    def static_credential(self) -> str | None:
+    def _static_credential(self) -> str | None:
         """The API key or the IAM token string; ``None`` when the token is a callable."""
         if self._api_key is not None:
             return self._api_key
         return self._iam_token if isinstance(self._iam_token, str) else None
 
-    def token_source(self) -> Callable[[], Any]:
-        """The ``iam_token`` callable (only when :meth:`static_credential` is ``None``)."""
+    def _token_source(self) -> Callable[[], Any]:
+        """The ``iam_token`` callable (only when :meth:`_static_credential` is ``None``)."""
         assert callable(self._iam_token)
         return self._iam_token
 
-    def accept_token(self, value: object) -> str:
+    def _accept_token(self, value: object) -> str:
         """Check a token an ``iam_token`` callable returned; remember it for :meth:`redact`."""
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(
@@ -118,7 +118,7 @@ class YandexConfig:
         self._issued.append(token)
         return token
 
-    def updated(
+    def _updated(
         self,
         *,
         api_key: str | None = None,
