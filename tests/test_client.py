@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from yc_responses import (
     YandexOpenAI,
     YandexSettings,
 )
+from yc_responses.settings import DEFAULT_LLM_BASE_URL, DEFAULT_OPERATION_BASE_URL
 from yc_responses.testing import Emulator
 from yc_responses.testing.server import DEFAULT_FOLDER_ID
 
@@ -758,6 +760,13 @@ def test_the_emulators_folder_is_a_folder_id() -> None:
     assert YandexOpenAI(api_key=KEY, folder_id=DEFAULT_FOLDER_ID).folder_id == DEFAULT_FOLDER_ID
 
 
+DEFAULT_URLS = {
+    "base_url": DEFAULT_BASE_URL,
+    "llm_base_url": DEFAULT_LLM_BASE_URL,
+    "operation_base_url": DEFAULT_OPERATION_BASE_URL,
+}
+
+
 @pytest.mark.parametrize(
     "url", ["", "   ", "ai.api.cloud.yandex.net/v1", "ftp://ai.api.cloud.yandex.net/v1", "https://"]
 )
@@ -770,6 +779,8 @@ def test_a_base_url_that_cannot_work_is_refused_by_name(
         YandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)
     with pytest.raises(ConfigurationError, match=f"{name}="):
         AsyncYandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)
+    with pytest.raises(ConfigurationError, match=re.escape(DEFAULT_URLS[name])):
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)  # the default as an example
     variable = f"YC_{name.upper()}"
     monkeypatch.setenv(variable, url)
     with pytest.raises(ConfigurationError, match=f"{variable} must be an http"):

@@ -182,7 +182,7 @@ def _folder(value: str, source: str) -> str:
     return value
 
 
-def _url(value: str | httpx2.URL, source: str) -> str:
+def _url(value: str | httpx2.URL, source: str, example: str) -> str:
     text = str(value).strip()
     try:
         parts = urlsplit(text)
@@ -193,8 +193,7 @@ def _url(value: str | httpx2.URL, source: str) -> str:
     if parts.scheme not in ("http", "https") or not host:
         shown = "" if "@" in text else f" (got {text!r})"
         raise ConfigurationError(
-            f"{source} must be an http:// or https:// URL with a host, "
-            f"such as https://ai.api.cloud.yandex.net/v1{shown}"
+            f"{source} must be an http:// or https:// URL with a host, such as {example}{shown}"
         )
     return text
 
@@ -302,7 +301,7 @@ def _place(
             value, source = getattr(settings, name), f"YC_{name.upper()}"
         if value is None:
             raise ConfigurationError(f"no {name}: pass {name}= or set YC_{name.upper()}")
-        urls[name] = _url(value, source)
+        urls[name] = _url(value, source, YandexSettings.model_fields[name].default)
     return _Place(_folder(folder_id, folder_source), **urls)
 
 
