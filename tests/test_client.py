@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +21,13 @@ from yc_responses import (
     DEFAULT_BASE_URL,
     AsyncYandexOpenAI,
     ConfigurationError,
+    YandexConfig,
     YandexOpenAI,
     YandexSettings,
 )
+from yc_responses.settings import DEFAULT_LLM_BASE_URL, DEFAULT_OPERATION_BASE_URL
+from yc_responses.testing import Emulator
+from yc_responses.testing.server import DEFAULT_FOLDER_ID
 
 KEY = "AQVNkey-for-tests-0123456789"
 TOKEN = "t1.token-for-tests-0123456789abcdef"
@@ -542,3 +549,258 @@ def test_debug_logs_show_no_secret(wire: Wire, caplog: pytest.LogCaptureFixture)
     assert caplog.records, "the official client logs requests at DEBUG"
     logged = "\n".join(record.getMessage() + repr(record.args) for record in caplog.records)
     assert secrets_in(logged) == []
+
+
+# --- client.yandex: the read-only configuration ----------------------------------------------
+
+
+def test_the_yandex_view_shows_where_requests_go_and_how_they_authenticate() -> None:
+    config = YandexOpenAI(api_key=KEY, folder_id=FOLDER, llm_base_url="http://127.0.0.1:9").yandex
+    assert isinstance(config, YandexConfig)
+    assert (config.folder_id, config.base_url, config.auth) == (FOLDER, DEFAULT_BASE_URL, "api_key")
+    assert config.llm_base_url == "http://127.0.0.1:9"
+    assert config.operation_base_url == "https://operation.api.cloud.yandex.net"
+    assert config.foundation_models_headers() == {
+        "x-folder-id": FOLDER,
+        "Authorization": f"Api-Key {KEY}",
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.folder_id = "b1gother"  # type: ignore[misc]
+
+    token_config = AsyncYandexOpenAI(iam_token=TOKEN, folder_id=FOLDER).yandex
+    assert token_config.auth == "iam_token"
+    # an IAM token stays the client's own Bearer header
+    assert token_config.foundation_models_headers() == {"x-folder-id": FOLDER}
+    assert secrets_in(repr(config) + str(config) + repr(token_config)) == []
+
+
+def test_the_yandex_view_redacts_every_secret_the_client_holds(wire: Wire) -> None:
+    key_client = YandexOpenAI(api_key=KEY, folder_id=FOLDER)
+    assert key_client.yandex.redact(f"Illegal header value b'Bearer {KEY}'") == (
+        "Illegal header value b'Bearer ***'"
+    )
+    token_client = YandexOpenAI(iam_token=TOKEN, folder_id=FOLDER)
+    assert token_client.yandex.redact(f"{TOKEN} and {TOKEN}") == "*** and ***"
+    assert token_client.yandex.redact("nothing secret here") == "nothing secret here"
+
+    issued = "t1.issued-by-a-callable-0123456789"
+    client = make_sync(wire, iam_token=lambda: issued, folder_id=FOLDER)
+    client.models.list()
+    assert client.yandex.redact(f"token {issued} refused") == "token *** refused"
+
+
+def test_the_private_view_still_answers_for_modules_not_yet_moved() -> None:
+    client = YandexOpenAI(api_key=KEY, folder_id=FOLDER)
+    assert client._yandex.api_key == KEY
+    assert client._yandex.llm_base_url == client.yandex.llm_base_url
+    assert secrets_in(repr(client._yandex)) == []
+
+
+def test_copy_makes_a_new_configuration_and_leaves_the_original(wire: Wire) -> None:
+    original = make_sync(
+        wire, api_key=KEY, folder_id=FOLDER, webhook_secret="whsec_mine", timeout=5
+    )
+    before = original.yandex
+    copied = original.with_options(
+        folder_id="b1gother", operation_base_url="http://127.0.0.1:9/ops", max_retries=3
+    )
+    assert original.yandex == before
+    assert original.yandex is before
+    assert (original.folder_id, original.max_retries) == (FOLDER, 0)
+    assert copied.yandex.folder_id == copied.folder_id == "b1gother"
+    assert copied.yandex.operation_base_url == "http://127.0.0.1:9/ops"
+    assert copied.yandex.base_url == before.base_url
+    assert copied.yandex.foundation_models_headers()["Authorization"] == f"Api-Key {KEY}"
+    # what only the official client knows is carried by the official copy()
+    assert (copied.webhook_secret, copied.timeout, copied.max_retries) == ("whsec_mine", 5, 3)
+    copied.models.list()
+    assert wire.last.headers["OpenAI-Project"] == "b1gother"
+
+    switched = original.copy(iam_token=TOKEN)
+    assert (switched.yandex.auth, original.yandex.auth) == ("iam_token", "api_key")
+    with pytest.raises(ConfigurationError, match="base_url="):
+        original.copy(base_url="ftp://elsewhere.example/v1")
+
+
+@pytest.mark.anyio
+async def test_async_copy_carries_the_token_callable(wire: Wire) -> None:
+    async def token() -> str:
+        return TOKEN
+
+    original = make_async(wire, iam_token=token, folder_id=FOLDER)
+    copied = original.copy(folder_id="b1gother")
+    await copied.models.list()
+    assert wire.last.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert wire.last.headers["OpenAI-Project"] == "b1gother"
+    assert original.folder_id == FOLDER
+
+
+def test_openai_only_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="admin_api_key= is an OpenAI setting"):
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER, admin_api_key="sk-admin")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="workload_identity= is an OpenAI setting"):
+        AsyncYandexOpenAI(api_key=KEY, folder_id=FOLDER, workload_identity=object())  # type: ignore[arg-type]
+
+
+# --- secrets and settings that cannot work are refused at once -------------------------------
+
+BAD_SECRETS = {
+    "a control character": "AQVNkey-with-a\x01control",
+    "an inner newline": "AQVNkey-split\nin-two",
+    "a non-ASCII letter": "AQVNkey-\u0441-\u043a\u0438\u0440",
+}
+
+
+def chain_of(error: BaseException) -> str:
+    """Every text an exception and its causes and contexts show."""
+    texts: list[str] = []
+    seen: BaseException | None = error
+    while seen is not None:
+        texts += [str(seen), repr(seen), repr(seen.args)]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(texts)
+
+
+def assert_refused_without_the_secret(
+    caught: pytest.ExceptionInfo[ConfigurationError], secret: str, name: str
+) -> None:
+    assert name in str(caught.value)
+    assert secret not in chain_of(caught.value)
+    assert secret.strip() not in chain_of(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+
+
+def test_whitespace_around_a_secret_is_dropped(wire: Wire, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_sync(wire, api_key=f"  {KEY}\n", folder_id=FOLDER).models.list()
+    assert_yandex_request(wire.last)
+    make_sync(wire, iam_token=f"{TOKEN}\r\n", folder_id=f" {FOLDER}\n").models.list()
+    assert_yandex_request(wire.last, secret=TOKEN)
+    make_sync(wire, iam_token=lambda: f"{TOKEN}\n", folder_id=FOLDER).models.list()
+    assert_yandex_request(wire.last, secret=TOKEN)
+
+    monkeypatch.setenv("YC_API_KEY", f"{KEY}\n")  # as a file-mounted secret ends
+    monkeypatch.setenv("YC_FOLDER_ID", f"{FOLDER}\n")
+    client = make_sync(wire)
+    client.models.list()
+    assert_yandex_request(wire.last)
+    assert client.yandex.foundation_models_headers()["Authorization"] == f"Api-Key {KEY}"
+
+
+@pytest.mark.parametrize("secret", list(BAD_SECRETS.values()), ids=list(BAD_SECRETS))
+def test_a_secret_that_cannot_go_into_a_header_is_refused_by_name(
+    secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for keyword, name in (("api_key", "api_key="), ("iam_token", "iam_token=")):
+        credential: dict[str, Any] = {keyword: secret}
+        with pytest.raises(ConfigurationError) as caught:
+            YandexOpenAI(folder_id=FOLDER, **credential)
+        assert_refused_without_the_secret(caught, secret, name)
+        with pytest.raises(ConfigurationError) as caught:
+            AsyncYandexOpenAI(folder_id=FOLDER, **credential)
+        assert_refused_without_the_secret(caught, secret, name)
+    monkeypatch.setenv("YC_FOLDER_ID", FOLDER)
+    for variable in ("YC_API_KEY", "YC_IAM_TOKEN"):
+        with monkeypatch.context() as environment:
+            environment.setenv(variable, secret)
+            with pytest.raises(ConfigurationError) as caught:
+                YandexOpenAI()
+            assert_refused_without_the_secret(caught, secret, variable)
+    original = YandexOpenAI(api_key=KEY, folder_id=FOLDER)
+    with pytest.raises(ConfigurationError) as caught:
+        original.copy(iam_token=secret)
+    assert_refused_without_the_secret(caught, secret, "iam_token=")
+
+
+@pytest.mark.parametrize("secret", list(BAD_SECRETS.values()), ids=list(BAD_SECRETS))
+def test_a_bad_token_from_a_callable_is_refused_on_every_request(
+    wire: Wire, secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tokens = iter([TOKEN, secret, TOKEN])
+    client = make_sync(wire, iam_token=lambda: next(tokens), folder_id=FOLDER)
+    with caplog.at_level(logging.DEBUG):
+        client.models.list()
+        with pytest.raises(ConfigurationError) as caught:
+            client.models.list()
+        client.models.list()
+    assert_refused_without_the_secret(caught, secret, "iam_token callable")
+    assert len(wire.requests) == 2
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in wire.requests)
+    assert secret not in "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("secret", list(BAD_SECRETS.values()), ids=list(BAD_SECRETS))
+async def test_a_bad_token_from_an_async_callable_is_refused(wire: Wire, secret: str) -> None:
+    async def token() -> str:
+        return secret
+
+    with pytest.raises(ConfigurationError) as caught:
+        await make_async(wire, iam_token=token, folder_id=FOLDER).models.list()
+    assert_refused_without_the_secret(caught, secret, "iam_token callable")
+    assert wire.requests == []
+
+
+@pytest.mark.parametrize(
+    "folder", ["b1g folder", "B1GFOLDER", "b1g-folder", "b1g/x", "\u0431\u0433"]
+)
+def test_a_folder_id_no_folder_can_have_is_refused(
+    folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"folder_id=.*lowercase letters and digits"):
+        YandexOpenAI(api_key=KEY, folder_id=folder)
+    with pytest.raises(ConfigurationError, match="project="):
+        AsyncYandexOpenAI(api_key=KEY, project=folder)
+    monkeypatch.setenv("YC_FOLDER_ID", folder)
+    with pytest.raises(ConfigurationError, match="YC_FOLDER_ID"):
+        YandexOpenAI(api_key=KEY)
+
+
+def test_the_emulators_folder_is_a_folder_id() -> None:
+    assert YandexOpenAI(api_key=KEY, folder_id=DEFAULT_FOLDER_ID).folder_id == DEFAULT_FOLDER_ID
+
+
+DEFAULT_URLS = {
+    "base_url": DEFAULT_BASE_URL,
+    "llm_base_url": DEFAULT_LLM_BASE_URL,
+    "operation_base_url": DEFAULT_OPERATION_BASE_URL,
+}
+
+
+@pytest.mark.parametrize(
+    "url", ["", "   ", "ai.api.cloud.yandex.net/v1", "ftp://ai.api.cloud.yandex.net/v1", "https://"]
+)
+@pytest.mark.parametrize("name", ["base_url", "llm_base_url", "operation_base_url"])
+def test_a_base_url_that_cannot_work_is_refused_by_name(
+    url: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url_setting: dict[str, Any] = {name: url}
+    with pytest.raises(ConfigurationError, match=f"{name}= must be an http:// or https:// URL"):
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)
+    with pytest.raises(ConfigurationError, match=f"{name}="):
+        AsyncYandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)
+    with pytest.raises(ConfigurationError, match=re.escape(DEFAULT_URLS[name])):
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER, **url_setting)  # the default as an example
+    variable = f"YC_{name.upper()}"
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(ConfigurationError, match=f"{variable} must be an http"):
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER)
+
+
+def test_no_secret_is_logged_at_any_level_on_the_wire(caplog: pytest.LogCaptureFixture) -> None:
+    key = "AQVNemulator-key-0123456789abcdef"
+    with contextlib.ExitStack() as stack:
+        for logger in (None, "openai", "httpx2", "httpcore2", "httpx", "httpcore"):
+            stack.enter_context(caplog.at_level(logging.DEBUG, logger=logger))
+        emulator = stack.enter_context(Emulator(api_key=key))
+        client = emulator.client(api_key=f"{key}\n", max_retries=0)
+        assert client.responses.create(model="yandexgpt", input="Hi").status == "completed"
+        client.with_options(timeout=5).models.list()
+        with pytest.raises(ConfigurationError) as caught:
+            emulator.client(api_key=f"{key}\x00")
+    assert caplog.records, "the official client and the transport log at DEBUG"
+    logged = "\n".join(
+        record.getMessage() + repr(record.args) + repr(record.__dict__) for record in caplog.records
+    )
+    assert key not in logged
+    assert key not in chain_of(caught.value) + repr(client) + repr(client.yandex)

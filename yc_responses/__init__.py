@@ -25,6 +25,7 @@ from .background import (
 )
 from .batch import BatchError, BatchProgress
 from .client import AsyncYandexOpenAI, YandexOpenAI
+from .config import YandexConfig
 from .deferred import (
     AsyncDeferred,
     AsyncOperationRun,
@@ -101,6 +102,7 @@ __all__ = [
     "UnexpectedStatusError",
     "WaitStrategy",
     "YCResponsesError",
+    "YandexConfig",
     "YandexOpenAI",
     "YandexSettings",
     "background",

@@ -8,6 +8,10 @@ unchanged, and HTTP errors keep the official classes. What changes:
   ``YC_*`` variables or a ``.env`` file, never from ``OPENAI_*`` variables;
 * a short model name is expanded to a ``gpt://<folder>/...`` URI in every request;
 * an IAM token may be a callable, asked for a fresh token on every request attempt.
+
+The Yandex part is written once, in ``_YandexClient`` (as the official package writes
+its Azure part once in ``BaseAzureClient``); the two classes add only what differs
+between sync and async: how a token callable is called and the request hook.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx2
 import openai
 from openai import DEFAULT_MAX_RETRIES, NOT_GIVEN, NotGiven, Timeout
 from openai._models import FinalRequestOptions
-from typing_extensions import Self, override
+from typing_extensions import Self, TypedDict, Unpack, override
 
+from .config import AuthKind, YandexConfig, resolve_config
 from .errors import ConfigurationError
 from .settings import YandexSettings
 from .uris import ModelKind, model_uri
@@ -40,144 +45,10 @@ TokenProvider = Callable[[], str]
 AsyncTokenProvider = Callable[[], "str | Awaitable[str]"]
 """Like :data:`TokenProvider`, and may also be ``async``."""
 
-AuthKind = Literal["api_key", "iam_token"]
-
+_HttpClientT = TypeVar("_HttpClientT", httpx2.Client, httpx2.AsyncClient)
+_TokenProviderT = TypeVar("_TokenProviderT")
 
 _EMBEDDINGS_PATH = "/embeddings"
-
-
-@dataclass(frozen=True, repr=False)
-class _YandexConfig:
-    """What a client was resolved to. Holds secrets, so it prints none of them."""
-
-    folder_id: str
-    base_url: str
-    llm_base_url: str
-    operation_base_url: str
-    api_key: str | None
-    iam_token: str | Callable[[], Any] | None
-
-    @property
-    def auth(self) -> AuthKind:
-        return "api_key" if self.api_key is not None else "iam_token"
-
-    def __repr__(self) -> str:
-        return f"folder_id={self.folder_id!r}, base_url={self.base_url!r}, auth={self.auth!r}"
-
-
-def _secret(value: Any) -> str | None:
-    return None if value is None else str(value.get_secret_value())
-
-
-def _resolve(
-    *,
-    api_key: str | None,
-    iam_token: str | Callable[[], Any] | None,
-    folder_id: str | None,
-    project: str | None,
-    base_url: str | httpx2.URL | None,
-    llm_base_url: str | None,
-    operation_base_url: str | None,
-    settings: YandexSettings | None,
-) -> _YandexConfig:
-    """Explicit arguments first, then ``settings`` (environment, then ``.env``)."""
-    if api_key is not None and iam_token is not None:
-        raise ConfigurationError(
-            "both api_key= and iam_token= were given: pass only one of them "
-            "(an API key, or an IAM token)"
-        )
-    if folder_id is not None and project is not None and folder_id != project:
-        raise ConfigurationError(
-            "folder_id= and project= name different folders: pass only folder_id="
-        )
-    folder_id = folder_id if folder_id is not None else project
-    needs_settings = (api_key is None and iam_token is None) or None in (
-        folder_id,
-        base_url,
-        llm_base_url,
-        operation_base_url,
-    )
-    if settings is None and needs_settings:
-        settings = YandexSettings()
-    if api_key is None and iam_token is None and settings is not None:
-        api_key, iam_token = _secret(settings.api_key), _secret(settings.iam_token)
-        if api_key is not None and iam_token is not None:
-            raise ConfigurationError(
-                "both YC_API_KEY and YC_IAM_TOKEN are set (in the environment or .env): "
-                "unset one of them, or pass api_key= or iam_token= explicitly"
-            )
-    if not api_key and not iam_token:
-        raise ConfigurationError(
-            "no credentials for Yandex AI Studio: set YC_API_KEY or YC_IAM_TOKEN "
-            "(in the environment or a .env file), or pass api_key= or iam_token="
-        )
-    if folder_id is None and settings is not None:
-        folder_id = settings.folder_id
-    if not folder_id or not folder_id.strip():
-        raise ConfigurationError(
-            "no folder for Yandex AI Studio: set YC_FOLDER_ID "
-            "(in the environment or a .env file), or pass folder_id="
-        )
-    if settings is not None:
-        base_url = base_url or settings.base_url
-        llm_base_url = llm_base_url or settings.llm_base_url
-        operation_base_url = operation_base_url or settings.operation_base_url
-    return _YandexConfig(
-        folder_id=folder_id.strip(),
-        base_url=str(base_url),
-        llm_base_url=str(llm_base_url),
-        operation_base_url=str(operation_base_url),
-        api_key=api_key or None,
-        iam_token=iam_token or None,
-    )
-
-
-def _checked_token(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(
-            f"the iam_token callable returned {type(value).__name__}, not a token: "
-            "it must return the IAM token as a non-empty str"
-        )
-    return value
-
-
-def _sync_credential(config: _YandexConfig) -> str | Callable[[], str]:
-    token = config.iam_token
-    if config.api_key is not None:
-        return config.api_key
-    if isinstance(token, str):
-        return token
-    assert token is not None
-
-    def fresh_token() -> str:
-        value = token()
-        if inspect.isawaitable(value):
-            if inspect.iscoroutine(value):
-                value.close()
-            raise ConfigurationError(
-                "the iam_token callable is async: use AsyncYandexOpenAI, "
-                "or pass a plain function to YandexOpenAI"
-            )
-        return _checked_token(value)
-
-    return fresh_token
-
-
-def _async_credential(config: _YandexConfig) -> str | Callable[[], Awaitable[str]]:
-    token = config.iam_token
-    if config.api_key is not None:
-        return config.api_key
-    if isinstance(token, str):
-        return token
-    assert token is not None
-
-    async def fresh_token() -> str:
-        value = token()
-        if inspect.isawaitable(value):
-            value = await value
-        return _checked_token(value)
-
-    return fresh_token
 
 
 def _expand_model(options: FinalRequestOptions, folder_id: str) -> None:
@@ -194,79 +65,204 @@ def _expand_model(options: FinalRequestOptions, folder_id: str) -> None:
         options.json_data = {**body, "model": expanded}
 
 
-def _forget_openai_environment(
-    client: openai.OpenAI | openai.AsyncOpenAI,
-    *,
-    organization: str | None,
-    webhook_secret: str | None,
-    default_headers: Mapping[str, str] | None,
-) -> None:
-    """Undo what the parent read from ``OPENAI_*`` variables: none of it is for Yandex."""
-    client.organization = organization
-    client.webhook_secret = webhook_secret
-    client.admin_api_key = None
-    client._custom_headers = dict(default_headers or {})
-    client._ambient_authorizations = frozenset()
+@dataclass(frozen=True)
+class _LegacyConfig:
+    """What ``client._yandex`` gave before ``client.yandex``; kept until no module reads it."""
+
+    folder_id: str
+    base_url: str
+    llm_base_url: str
+    operation_base_url: str
+    api_key: str | None
+    iam_token: str | Callable[[], Any] | None
+    auth: AuthKind
+
+    def __repr__(self) -> str:
+        return f"folder_id={self.folder_id!r}, base_url={self.base_url!r}, auth={self.auth!r}"
 
 
-def _copy_arguments(
-    client: YandexOpenAI | AsyncYandexOpenAI,
-    *,
-    api_key: str | None,
-    iam_token: str | Callable[[], Any] | None,
-    folder_id: str | None,
-    project: str | None,
-    base_url: str | httpx2.URL | None,
-    llm_base_url: str | None,
-    operation_base_url: str | None,
-    organization: str | None,
-    webhook_secret: str | None,
-    websocket_base_url: str | httpx2.URL | None,
-    timeout: float | Timeout | NotGiven | None,
-    http_client: Any,
-    max_retries: int | NotGiven,
-    default_headers: Mapping[str, str] | None,
-    set_default_headers: Mapping[str, str] | None,
-    default_query: Mapping[str, object] | None,
-    set_default_query: Mapping[str, object] | None,
-) -> dict[str, Any]:
-    """The constructor arguments of a copy: the client's own, with the given ones on top."""
-    if default_headers is not None and set_default_headers is not None:
-        raise ValueError("default_headers= and set_default_headers= are mutually exclusive")
-    if default_query is not None and set_default_query is not None:
-        raise ValueError("default_query= and set_default_query= are mutually exclusive")
-    config = client._yandex
-    if api_key is None and iam_token is None:
-        api_key, iam_token = config.api_key, config.iam_token
-    headers: Mapping[str, str] = client._custom_headers
-    if default_headers is not None:
-        headers = {**headers, **default_headers}
-    elif set_default_headers is not None:
-        headers = set_default_headers
-    query: Mapping[str, object] = client._custom_query
-    if default_query is not None:
-        query = {**query, **default_query}
-    elif set_default_query is not None:
-        query = set_default_query
-    return {
-        "api_key": api_key,
-        "iam_token": iam_token,
-        "folder_id": folder_id or project or config.folder_id,
-        "base_url": base_url or config.base_url,
-        "llm_base_url": llm_base_url or config.llm_base_url,
-        "operation_base_url": operation_base_url or config.operation_base_url,
-        "organization": organization or client.organization,
-        "webhook_secret": webhook_secret or client.webhook_secret,
-        "websocket_base_url": websocket_base_url or client.websocket_base_url,
-        "timeout": client.timeout if isinstance(timeout, NotGiven) else timeout,
-        "http_client": http_client or client._client,
-        "max_retries": client.max_retries if isinstance(max_retries, NotGiven) else max_retries,
-        "default_headers": headers,
-        "default_query": query,
-    }
+class _Changes(TypedDict, Generic[_HttpClientT, _TokenProviderT], total=False):
+    """The keywords of ``copy()`` / ``with_options()``."""
+
+    api_key: str | None
+    iam_token: str | _TokenProviderT | None
+    folder_id: str | None
+    project: str | None
+    base_url: str | httpx2.URL | None
+    llm_base_url: str | None
+    operation_base_url: str | None
+    organization: str | None
+    webhook_secret: str | None
+    websocket_base_url: str | httpx2.URL | None
+    timeout: float | Timeout | NotGiven | None
+    http_client: _HttpClientT | None
+    max_retries: int | NotGiven
+    default_headers: Mapping[str, str] | None
+    set_default_headers: Mapping[str, str] | None
+    default_query: Mapping[str, object] | None
+    set_default_query: Mapping[str, object] | None
 
 
-class YandexOpenAI(openai.OpenAI):
+_YANDEX_CHANGES = frozenset(inspect.signature(YandexConfig._updated).parameters) - {"self"}
+"""The keywords of ``copy()`` that make a new :class:`YandexConfig`; the rest are official."""
+
+
+class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
+    """The Yandex half of both clients, written once; the official half comes second.
+
+    ``YandexOpenAI(_YandexClient[...], openai.OpenAI)``: the constructor resolves and
+    checks a :class:`YandexConfig`, hands the official constructor its credential,
+    folder and base URL, then forgets what the official one read from ``OPENAI_*``.
+    ``copy()`` goes through the official ``copy()``, passing the new configuration on.
+    """
+
+    folder_id: str
+    """The folder every request is billed to; also expands short model names."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        iam_token: str | _TokenProviderT | None = None,
+        folder_id: str | None = None,
+        base_url: str | httpx2.URL | None = None,
+        llm_base_url: str | None = None,
+        operation_base_url: str | None = None,
+        settings: YandexSettings | None = None,
+        project: str | None = None,
+        organization: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: _HttpClientT | None = None,
+        _strict_response_validation: bool = False,
+        admin_api_key: None = None,
+        workload_identity: None = None,
+        _enforce_credentials: bool = True,
+        _config: YandexConfig | None = None,
+    ) -> None:
+        # The last four come from the official copy(), which passes its own view of the
+        # credential, folder and base URL too: ``_config``, made by copy(), replaces them.
+        _refuse_openai_only(admin_api_key=admin_api_key, workload_identity=workload_identity)
+        if _config is None:
+            _config = resolve_config(
+                api_key=api_key,
+                iam_token=cast("str | Callable[[], Any] | None", iam_token),
+                folder_id=folder_id,
+                project=project,
+                base_url=base_url,
+                llm_base_url=llm_base_url,
+                operation_base_url=operation_base_url,
+                settings=settings,
+            )
+        self._config = _config
+        self.folder_id = _config.folder_id
+        official = self._official
+        cast(Any, super()).__init__(
+            api_key=self._credential(_config),
+            project=_config.folder_id,
+            base_url=_config.base_url,
+            organization=organization,
+            webhook_secret=webhook_secret,
+            websocket_base_url=websocket_base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            default_query=default_query,
+            http_client=http_client,
+            _strict_response_validation=_strict_response_validation,
+        )
+        # Undo what the official constructor read from ``OPENAI_*``: none of it is for Yandex.
+        official.organization = organization
+        official.webhook_secret = webhook_secret
+        official.admin_api_key = None
+        official._custom_headers = dict(default_headers or {})
+        official._ambient_authorizations = frozenset()
+
+    @property
+    def yandex(self) -> YandexConfig:
+        """This client's Yandex configuration, read-only; its repr shows no secret.
+
+        >>> client = YandexOpenAI(api_key="AQVN-key", folder_id="b1g")
+        >>> client.yandex.folder_id, client.yandex.auth
+        ('b1g', 'api_key')
+        >>> client.yandex.redact("rejected: AQVN-key")
+        'rejected: ***'
+        """
+        return self._config
+
+    @property
+    def _yandex(self) -> _LegacyConfig:
+        """The former private view, with the secrets in the open: use :attr:`yandex`."""
+        config = self._config
+        return _LegacyConfig(
+            folder_id=config.folder_id,
+            base_url=config.base_url,
+            llm_base_url=config.llm_base_url,
+            operation_base_url=config.operation_base_url,
+            api_key=config._api_key,
+            iam_token=config._iam_token,
+            auth=config.auth,
+        )
+
+    @property
+    def _official(self) -> openai.OpenAI | openai.AsyncOpenAI:
+        assert isinstance(self, (openai.OpenAI, openai.AsyncOpenAI))
+        return self
+
+    def _credential(self, config: YandexConfig) -> str | Callable[[], Any]:
+        """What the official client sends as its Bearer: a string, or a token callable."""
+        raise NotImplementedError
+
+    def model_uri(self, name: str, *, kind: ModelKind | None = None) -> str:
+        """The full URI of ``name`` in this client's folder.
+
+        >>> YandexOpenAI(api_key="k", folder_id="b1g").model_uri("yandexgpt/rc")
+        'gpt://b1g/yandexgpt/rc'
+        """
+        return model_uri(name, self.folder_id, kind=kind)
+
+    def copy(self, **changes: Unpack[_Changes[_HttpClientT, _TokenProviderT]]) -> Self:
+        """A new client with this one's settings, the given ones replacing them.
+
+        Takes every keyword of the constructor but ``settings=``, and the official
+        ``set_default_headers=`` / ``set_default_query=`` (replace rather than add).
+        The original is left unchanged; the HTTP connection pool is shared::
+
+            slow = client.with_options(timeout=600)
+            other = client.copy(folder_id="b1gother")
+        """
+        official: dict[str, Any] = dict(changes)
+        yandex = {name: official.pop(name) for name in _YANDEX_CHANGES if name in official}
+        config = self._config._updated(**yandex)
+        copied: Self = cast(Any, super()).copy(**official, _extra_kwargs={"_config": config})
+        return copied
+
+    with_options = copy
+
+    def __repr__(self) -> str:
+        config = self._config
+        return (
+            f"{type(self).__name__}(folder_id={config.folder_id!r}, "
+            f"base_url={config.base_url!r}, auth={config.auth!r})"
+        )
+
+
+def _refuse_openai_only(**settings: object) -> None:
+    for name, value in settings.items():
+        if value is not None:
+            raise ConfigurationError(
+                f"{name}= is an OpenAI setting with no meaning for Yandex AI Studio: "
+                "leave it out (credentials are api_key= or iam_token=)"
+            )
+
+
+class YandexOpenAI(  # type: ignore[misc]
+    _YandexClient[httpx2.Client, TokenProvider], openai.OpenAI
+):
     """``openai.OpenAI`` for Yandex AI Studio: change one line, keep the rest.
 
     ::
@@ -282,75 +278,28 @@ class YandexOpenAI(openai.OpenAI):
     (a string, or a function returning a fresh token, called on every request
     attempt), ``folder_id=`` (``project=`` is accepted too, as in the official
     client) and optionally ``base_url=``. Every other keyword is the official
-    client's.
+    client's. ``client.yandex`` is the resolved configuration.
     """
 
-    folder_id: str
-    """The folder every request is billed to; also expands short model names."""
+    @override
+    def _credential(self, config: YandexConfig) -> str | Callable[[], str]:
+        static = config._static_credential()
+        if static is not None:
+            return static
+        source = config._token_source()
 
-    _yandex: _YandexConfig
+        def fresh_token() -> str:
+            value = source()
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise ConfigurationError(
+                    "the iam_token callable is async: use AsyncYandexOpenAI, "
+                    "or pass a plain function to YandexOpenAI"
+                )
+            return config._accept_token(value)
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        iam_token: str | TokenProvider | None = None,
-        folder_id: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        llm_base_url: str | None = None,
-        operation_base_url: str | None = None,
-        settings: YandexSettings | None = None,
-        project: str | None = None,
-        organization: str | None = None,
-        webhook_secret: str | None = None,
-        websocket_base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        http_client: httpx2.Client | None = None,
-        _strict_response_validation: bool = False,
-    ) -> None:
-        config = _resolve(
-            api_key=api_key,
-            iam_token=iam_token,
-            folder_id=folder_id,
-            project=project,
-            base_url=base_url,
-            llm_base_url=llm_base_url,
-            operation_base_url=operation_base_url,
-            settings=settings,
-        )
-        self._yandex = config
-        self.folder_id = config.folder_id
-        super().__init__(
-            api_key=_sync_credential(config),
-            project=config.folder_id,
-            base_url=config.base_url,
-            organization=organization,
-            webhook_secret=webhook_secret,
-            websocket_base_url=websocket_base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            default_query=default_query,
-            http_client=http_client,
-            _strict_response_validation=_strict_response_validation,
-        )
-        _forget_openai_environment(
-            self,
-            organization=organization,
-            webhook_secret=webhook_secret,
-            default_headers=default_headers,
-        )
-
-    def model_uri(self, name: str, *, kind: ModelKind | None = None) -> str:
-        """The full URI of ``name`` in this client's folder.
-
-        >>> YandexOpenAI(api_key="k", folder_id="b1g").model_uri("yandexgpt/rc")
-        'gpt://b1g/yandexgpt/rc'
-        """
-        return model_uri(name, self.folder_id, kind=kind)
+        return fresh_token
 
     @cached_property
     def background(self) -> Background:
@@ -371,43 +320,10 @@ class YandexOpenAI(openai.OpenAI):
         _expand_model(options, self.folder_id)
         return super()._prepare_options(options)
 
-    @override
-    def copy(  # type: ignore[override]
-        self,
-        *,
-        api_key: str | None = None,
-        iam_token: str | TokenProvider | None = None,
-        folder_id: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        llm_base_url: str | None = None,
-        operation_base_url: str | None = None,
-        project: str | None = None,
-        organization: str | None = None,
-        webhook_secret: str | None = None,
-        websocket_base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        http_client: httpx2.Client | None = None,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        default_headers: Mapping[str, str] | None = None,
-        set_default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        set_default_query: Mapping[str, object] | None = None,
-    ) -> Self:
-        """A new client with this one's settings, the given ones replacing them.
 
-        The original is left unchanged; the HTTP connection pool is shared::
-
-            slow = client.with_options(timeout=600)
-        """
-        return self.__class__(**_copy_arguments(self, **_own_arguments(locals())))
-
-    with_options = copy  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._yandex!r})"
-
-
-class AsyncYandexOpenAI(openai.AsyncOpenAI):
+class AsyncYandexOpenAI(  # type: ignore[misc]
+    _YandexClient[httpx2.AsyncClient, AsyncTokenProvider], openai.AsyncOpenAI
+):
     """``openai.AsyncOpenAI`` for Yandex AI Studio; see :class:`YandexOpenAI`.
 
     ``iam_token=`` may also be an ``async`` function::
@@ -416,68 +332,20 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
         response = await client.responses.create(model="yandexgpt", input="Hi")
     """
 
-    folder_id: str
-    """The folder every request is billed to; also expands short model names."""
+    @override
+    def _credential(self, config: YandexConfig) -> str | Callable[[], Awaitable[str]]:
+        static = config._static_credential()
+        if static is not None:
+            return static
+        source = config._token_source()
 
-    _yandex: _YandexConfig
+        async def fresh_token() -> str:
+            value = source()
+            if inspect.isawaitable(value):
+                value = await value
+            return config._accept_token(value)
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        iam_token: str | AsyncTokenProvider | None = None,
-        folder_id: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        llm_base_url: str | None = None,
-        operation_base_url: str | None = None,
-        settings: YandexSettings | None = None,
-        project: str | None = None,
-        organization: str | None = None,
-        webhook_secret: str | None = None,
-        websocket_base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        http_client: httpx2.AsyncClient | None = None,
-        _strict_response_validation: bool = False,
-    ) -> None:
-        config = _resolve(
-            api_key=api_key,
-            iam_token=iam_token,
-            folder_id=folder_id,
-            project=project,
-            base_url=base_url,
-            llm_base_url=llm_base_url,
-            operation_base_url=operation_base_url,
-            settings=settings,
-        )
-        self._yandex = config
-        self.folder_id = config.folder_id
-        super().__init__(
-            api_key=_async_credential(config),
-            project=config.folder_id,
-            base_url=config.base_url,
-            organization=organization,
-            webhook_secret=webhook_secret,
-            websocket_base_url=websocket_base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            default_query=default_query,
-            http_client=http_client,
-            _strict_response_validation=_strict_response_validation,
-        )
-        _forget_openai_environment(
-            self,
-            organization=organization,
-            webhook_secret=webhook_secret,
-            default_headers=default_headers,
-        )
-
-    def model_uri(self, name: str, *, kind: ModelKind | None = None) -> str:
-        """The full URI of ``name`` in this client's folder (see :meth:`YandexOpenAI.model_uri`)."""
-        return model_uri(name, self.folder_id, kind=kind)
+        return fresh_token
 
     @cached_property
     def background(self) -> AsyncBackground:
@@ -497,39 +365,3 @@ class AsyncYandexOpenAI(openai.AsyncOpenAI):
     async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         _expand_model(options, self.folder_id)
         return await super()._prepare_options(options)
-
-    @override
-    def copy(  # type: ignore[override]
-        self,
-        *,
-        api_key: str | None = None,
-        iam_token: str | AsyncTokenProvider | None = None,
-        folder_id: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        llm_base_url: str | None = None,
-        operation_base_url: str | None = None,
-        project: str | None = None,
-        organization: str | None = None,
-        webhook_secret: str | None = None,
-        websocket_base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        http_client: httpx2.AsyncClient | None = None,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        default_headers: Mapping[str, str] | None = None,
-        set_default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        set_default_query: Mapping[str, object] | None = None,
-    ) -> Self:
-        """A new client with this one's settings, the given ones replacing them."""
-        return self.__class__(**_copy_arguments(self, **_own_arguments(locals())))
-
-    with_options = copy  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._yandex!r})"
-
-
-def _own_arguments(frame_locals: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value for name, value in frame_locals.items() if name not in ("self", "__class__")
-    }

@@ -29,7 +29,8 @@ class YandexSettings(BaseSettings):
         settings = YandexSettings(folder_id="b1g...")    # explicit value wins
         settings = YandexSettings(_env_file="prod.env")  # another file
 
-    Secrets are :class:`~pydantic.SecretStr`: they print as ``'**********'``.
+    Secrets are :class:`~pydantic.SecretStr`: they print as ``'**********'``. Whitespace
+    around every value is dropped (a secret mounted as a file usually ends in a newline).
     """
 
     model_config = SettingsConfigDict(
@@ -38,6 +39,7 @@ class YandexSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        str_strip_whitespace=True,
     )
 
     api_key: SecretStr | None = None
