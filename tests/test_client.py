@@ -521,7 +521,7 @@ def test_reprs_show_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         AsyncYandexOpenAI(iam_token=TOKEN, folder_id=FOLDER),
         YandexOpenAI(api_key=KEY, folder_id=FOLDER).copy(timeout=1),
     ):
-        assert secrets_in(repr(client) + str(client) + repr(client._yandex)) == []
+        assert secrets_in(repr(client) + str(client)) == []
         assert FOLDER in repr(client)
     monkeypatch.setenv("YC_API_KEY", KEY)
     settings = YandexSettings()
@@ -587,13 +587,6 @@ def test_the_yandex_view_redacts_every_secret_the_client_holds(wire: Wire) -> No
     client = make_sync(wire, iam_token=lambda: issued, folder_id=FOLDER)
     client.models.list()
     assert client.yandex.redact(f"token {issued} refused") == "token *** refused"
-
-
-def test_the_private_view_still_answers_for_modules_not_yet_moved() -> None:
-    client = YandexOpenAI(api_key=KEY, folder_id=FOLDER)
-    assert client._yandex.api_key == KEY
-    assert client._yandex.llm_base_url == client.yandex.llm_base_url
-    assert secrets_in(repr(client._yandex)) == []
 
 
 def test_copy_makes_a_new_configuration_and_leaves_the_original(wire: Wire) -> None:

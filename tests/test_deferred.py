@@ -165,7 +165,7 @@ def test_an_iam_token_goes_as_bearer_and_hosts_are_configurable(
     ]
     assert seen[0].headers["Authorization"] == "Bearer t1.fresh"
     assert json.loads(seen[0].content)["modelUri"] == "gpt://b1gdeferred/yandexgpt-lite"
-    assert client.with_options(timeout=3)._yandex.operation_base_url == "http://127.0.0.1:9/ops"
+    assert client.with_options(timeout=3).yandex.operation_base_url == "http://127.0.0.1:9/ops"
     client.deferred.attach("op1").refresh()
     assert str(seen[-1].url) == "http://127.0.0.1:9/ops/operations/op1"
 

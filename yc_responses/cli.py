@@ -324,13 +324,7 @@ class _Context:
 
     def redact(self, text: str) -> str:
         """``text`` with the client's credentials blanked out."""
-        if self.client is None:
-            return text
-        config = self.client._yandex
-        for secret in (config.api_key, config.iam_token):
-            if isinstance(secret, str) and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        return text if self.client is None else self.client.yandex.redact(text)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -28,7 +27,7 @@ from openai import DEFAULT_MAX_RETRIES, NOT_GIVEN, NotGiven, Timeout
 from openai._models import FinalRequestOptions
 from typing_extensions import Self, TypedDict, Unpack, override
 
-from .config import AuthKind, YandexConfig, resolve_config
+from .config import YandexConfig, resolve_config
 from .errors import ConfigurationError
 from .settings import YandexSettings
 from .uris import ModelKind, model_uri
@@ -63,22 +62,6 @@ def _expand_model(options: FinalRequestOptions, folder_id: str) -> None:
     expanded = model_uri(model, folder_id, kind=kind)
     if expanded != model:
         options.json_data = {**body, "model": expanded}
-
-
-@dataclass(frozen=True)
-class _LegacyConfig:
-    """What ``client._yandex`` gave before ``client.yandex``; kept until no module reads it."""
-
-    folder_id: str
-    base_url: str
-    llm_base_url: str
-    operation_base_url: str
-    api_key: str | None
-    iam_token: str | Callable[[], Any] | None
-    auth: AuthKind
-
-    def __repr__(self) -> str:
-        return f"folder_id={self.folder_id!r}, base_url={self.base_url!r}, auth={self.auth!r}"
 
 
 class _Changes(TypedDict, Generic[_HttpClientT, _TokenProviderT], total=False):
@@ -193,20 +176,6 @@ class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
         'rejected: ***'
         """
         return self._config
-
-    @property
-    def _yandex(self) -> _LegacyConfig:
-        """The former private view, with the secrets in the open: use :attr:`yandex`."""
-        config = self._config
-        return _LegacyConfig(
-            folder_id=config.folder_id,
-            base_url=config.base_url,
-            llm_base_url=config.llm_base_url,
-            operation_base_url=config.operation_base_url,
-            api_key=config._api_key,
-            iam_token=config._iam_token,
-            auth=config.auth,
-        )
 
     @property
     def _official(self) -> openai.OpenAI | openai.AsyncOpenAI:

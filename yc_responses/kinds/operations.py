@@ -338,11 +338,14 @@ class OperationsKind:
     ) -> None:
         self.client = client
         self._wall_clock = wall_clock
-        config = client._yandex
+        config = client.yandex
         self._llm = config.llm_base_url.rstrip("/")
         self._operations = config.operation_base_url.rstrip("/")
-        self._api_key = config.api_key
-        self.scope = client.folder_id
+        self._headers: dict[str, Any] = {
+            **config.foundation_models_headers(),
+            "OpenAI-Project": openai.Omit(),
+        }
+        self.scope = config.folder_id
 
     @property
     def reader(self) -> Self:
@@ -427,10 +430,7 @@ class OperationsKind:
         return lambda: self.client.get(url, cast_to=httpx2.Response, options=options)
 
     def _options(self, *, retries: bool, timeout: float | None = None) -> Any:
-        headers: dict[str, Any] = {"x-folder-id": self.scope, "OpenAI-Project": openai.Omit()}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Api-Key {self._api_key}"
-        options: dict[str, Any] = {"headers": headers}
+        options: dict[str, Any] = {"headers": self._headers}
         if not retries:
             options["max_retries"] = 0
         if timeout is not None:
