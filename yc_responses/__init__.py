@@ -43,6 +43,7 @@ from .errors import (
     RunLookupError,
     RunNotCompletedError,
     RunTimeoutError,
+    ServiceUnreachableError,
     UnexpectedStatusError,
     YCResponsesError,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "RunTimeoutError",
+    "ServiceUnreachableError",
     "StatusCallback",
     "UnexpectedStatusError",
     "WaitStrategy",
