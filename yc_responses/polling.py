@@ -350,10 +350,12 @@ def _where(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Snapshot(Generic[S]):
-    """One look at a run: the payload and the delay the server suggested with it."""
+    """One look at a run: the payload, the delay the server suggested with it, and the
+    service's ``x-request-id`` of the answer (for support)."""
 
     value: S
     hint: float | None = None
+    request_id: str | None = None
 
 
 class RunReader(Protocol[S]):

@@ -439,4 +439,5 @@ class OperationsKind:
 
     def _snapshot(self, raw: httpx2.Response, run_id: str | None = None) -> Snapshot[Operation]:
         operation = read_operation(raw, expected_id=run_id)
-        return Snapshot(operation, server_hint(raw.headers, wall_time=self._wall_clock()))
+        hint = server_hint(raw.headers, wall_time=self._wall_clock())
+        return Snapshot(operation, hint, raw.headers.get("x-request-id"))

@@ -273,7 +273,9 @@ class ResponsesKind:
     # --- requests
 
     def create(self, params: dict[str, Any], /) -> Request[Snapshot[Response]]:
-        return Request(lambda: self._quiet.responses.create(**params), _created)
+        return Request(
+            lambda: self._quiet.responses.with_raw_response.create(**params), self._created
+        )
 
     def fetch(
         self, run_id: str, /, timeout: float | None = None, *, retries: bool = False
@@ -304,13 +306,14 @@ class ResponsesKind:
         """Whether an opened stream is an event stream at all."""
         return _is_event_stream(stream.response.headers.get("content-type"))
 
-    def _fetched(self, raw: Any, run_id: str) -> Snapshot[Response]:
+    def _created(self, raw: Any) -> Snapshot[Response]:
+        return self._fetched(raw, None)
+
+    def _fetched(self, raw: Any, run_id: str | None) -> Snapshot[Response]:
         response = read_response(_parsed(raw), expected_id=run_id)
-        return Snapshot(response, server_hint(raw.headers, wall_time=self._wall_clock()))
-
-
-def _created(response: object) -> Snapshot[Response]:
-    return Snapshot(read_response(response))
+        headers = raw.headers
+        hint = server_hint(headers, wall_time=self._wall_clock())
+        return Snapshot(response, hint, headers.get("x-request-id"))
 
 
 def _parsed(raw: Any) -> object:
