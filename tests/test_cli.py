@@ -998,18 +998,31 @@ def test_an_unreachable_host_is_named_at_once(
     assert variable in err
 
 
-def test_an_unreachable_host_in_a_deferred_batch_names_its_variable(
-    cli: Run, tmp_path: Path, yc_emulator: Emulator, yc_clock: ManualClock
+@pytest.mark.parametrize(
+    ("settings", "flags", "variable"),
+    [
+        ({"base_url": "http://127.0.0.1:1/v1"}, [], "YC_BASE_URL"),
+        ({"llm_base_url": "http://127.0.0.1:1"}, ["--deferred"], "YC_LLM_BASE_URL"),
+    ],
+)
+def test_an_unreachable_host_stops_a_batch_naming_its_variable(
+    cli: Run,
+    tmp_path: Path,
+    yc_emulator: Emulator,
+    yc_clock: ManualClock,
+    settings: dict[str, str],
+    flags: list[str],
+    variable: str,
 ) -> None:
     source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
-    with yc_emulator.client(max_retries=0, llm_base_url="http://127.0.0.1:1") as unreachable:
+    with yc_emulator.client(max_retries=0, **settings) as unreachable:
         _sleep_on(unreachable, yc_clock, yc_clock.sleep)
         code, _, err = cli(
-            "batch", str(source), str(tmp_path / "out.jsonl"), "--deferred", bound=unreachable
+            "batch", str(source), str(tmp_path / "out.jsonl"), *flags, bound=unreachable
         )
     assert code == 2
     assert "cannot reach 127.0.0.1:1" in err
-    assert "YC_LLM_BASE_URL" in err
+    assert variable in err
 
 
 def test_out_is_written_through_a_symlink_and_keeps_its_mode(

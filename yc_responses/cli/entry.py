@@ -46,9 +46,7 @@ def main(argv: Sequence[str] | None = None, *, client: YandexOpenAI | None = Non
     context = Context()
     try:
         return _main(words, client, context)
-    except Exception as exc:
-        return _fail(exc, context, debug=_before_command(words, "--debug"))
-    except KeyboardInterrupt as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # every error ends as one line
         return _fail(exc, context, debug=_before_command(words, "--debug"))
 
 

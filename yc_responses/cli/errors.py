@@ -92,10 +92,10 @@ def describe(exc: BaseException, context: Context) -> tuple[str, int]:
             f"error: the journal cannot be used ({exc}): check that it is a batch journal "
             "you may write, or name another with --journal"
         ), EXIT_USAGE
+    if isinstance(exc, ValueError | TypeError):  # refused before any request, configuration
+        return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, YCResponsesError):
         return f"error: {exc}", EXIT_NOT_COMPLETED
-    if isinstance(exc, ValueError | TypeError):  # refused by the library before any request
-        return f"error: {exc}", EXIT_USAGE
     return (
         f"error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
         EXIT_NOT_COMPLETED,
