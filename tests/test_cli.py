@@ -10,10 +10,11 @@ import io
 import json
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sysconfig
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -1084,6 +1085,22 @@ def test_a_corrupted_journal_is_one_line_exit_2(
     assert yc_emulator.stats.creations == 0
 
 
+def test_a_journal_that_cannot_be_written_is_one_line_exit_2(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(path: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr("yc_responses.cli.batch_command.Journal", read_only)
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"the journal {tmp_path / 'out.jsonl.journal'} cannot be used" in err
+    assert "attempt to write a readonly database" in err
+    assert yc_emulator.stats.creations == 0
+
+
 def test_a_journal_in_use_is_one_line_exit_2(
     cli: Run, tmp_path: Path, yc_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1136,8 +1153,8 @@ def test_out_writing_survives_a_lone_surrogate(tmp_path: Path) -> None:
 
 
 def test_parse_batch_lines_takes_the_check_of_a_client(client: YandexOpenAI) -> None:
-    def check(item: object) -> object:
-        return client.deferred.prepare_input(item, model="yandexgpt")  # type: ignore[arg-type]
+    def check(item: Mapping[str, Any]) -> object:
+        return client.deferred.prepare_input(item, model="yandexgpt")
 
     parsed = parse_batch_lines(
         ['{"messages": "Hi"}', '{"messages": "Hi", "top_k": 3}'], check=check

@@ -88,6 +88,8 @@ def _run(
     requests = [line.request for line in valid if line.request is not None]
     try:
         opened = Journal(journal)
+    except sqlite3.OperationalError:
+        raise  # read-only, locked, cannot be opened: the command's error line says so
     except sqlite3.DatabaseError as exc:
         raise CommandError(
             f"{journal} is not a batch journal ({exc}): name another with --journal",

@@ -88,9 +88,11 @@ def describe(exc: BaseException, context: Context) -> tuple[str, int]:
     if is_journal_error(exc):
         return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, sqlite3.Error):
+        output = context.option("output")
+        journal = context.option("journal") or (output and f"{output}.journal") or "journal"
         return (
-            f"error: the journal cannot be used ({exc}): check that it is a batch journal "
-            "you may write, or name another with --journal"
+            f"error: the journal {journal} cannot be used ({exc}): check that it is a batch "
+            "journal you may write, or name another with --journal"
         ), EXIT_USAGE
     if isinstance(exc, ValueError | TypeError):  # refused before any request, configuration
         return f"error: {exc}", EXIT_USAGE
