@@ -1143,6 +1143,14 @@ def test_lines_nested_too_deeply_or_with_a_lone_surrogate_are_invalid(
     assert yc_emulator.stats.creations == 1
 
 
+def test_a_lone_surrogate_given_as_text_is_invalid_too() -> None:
+    problems = _problems(['{"input": "\ud800"}', '{"input": "\\ud800"}', '{"input": "\\u00e9"}'])
+    assert problems[1] is not None
+    assert problems[1].startswith("holds a lone surrogate")
+    assert problems[2] == problems[1]
+    assert problems[3] is None
+
+
 def test_out_writing_survives_a_lone_surrogate(tmp_path: Path) -> None:
     from yc_responses.cli.batch_files import write_atomically
 

@@ -161,9 +161,10 @@ def _check_line(
 
 def _is_text(text: str, data: object) -> bool:
     """Whether the parsed line is Unicode text throughout (no lone surrogate)."""
-    if "\\u" not in text.lower():  # a surrogate can only come from an escape
-        return True
     try:
+        text.encode("utf-8")
+        if "\\u" not in text:  # else a surrogate can only come from an escape
+            return True
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return False

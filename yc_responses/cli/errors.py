@@ -14,6 +14,7 @@ from typing import Any
 
 import openai
 
+from yc_responses.client import YandexOpenAI
 from yc_responses.errors import YCResponsesError
 
 EXIT_OK = 0
@@ -45,13 +46,13 @@ class Context:
 
     def __init__(self, args: argparse.Namespace | None = None) -> None:
         self.args = args
-        self.client: Any = None
+        self.client: YandexOpenAI | None = None
         self.on_interrupt = ""
         """What to tell the user if Ctrl+C comes now."""
 
     def redact(self, text: str) -> str:
         """``text`` with the client's credentials blanked out."""
-        config = getattr(self.client, "_yandex", None)
+        config = getattr(self.client, "_yandex", None)  # no public view of the secrets yet
         for secret in (getattr(config, "api_key", None), getattr(config, "iam_token", None)):
             if isinstance(secret, str) and len(secret) >= 4:
                 text = text.replace(secret, "***")
