@@ -54,9 +54,8 @@ class ServiceUnreachableError(ConfigurationError):
     resolve): most likely a wrong base URL. ``url`` is where it went; the connection
     error is ``__cause__``."""
 
-    def __init__(self, url: str, cause: BaseException) -> None:
+    def __init__(self, url: str, cause: BaseException, *, reason: str) -> None:
         self.url = url
-        reason = str(getattr(cause, "__cause__", None) or cause)
         super().__init__(
             f"cannot connect to {url} ({reason}): check the base URL the client was given "
             "(YC_BASE_URL, YC_LLM_BASE_URL or YC_OPERATION_BASE_URL, or base_url=) and that "

@@ -29,6 +29,7 @@ __all__ = [
     "is_unreachable",
     "may_have_started",
     "stops_everything",
+    "unreachable_reason",
     "was_not_sent",
 ]
 
@@ -71,14 +72,21 @@ def is_unreachable(exc: BaseException) -> bool:
     At a first request that is a configuration error (a wrong base URL), not a fault
     to sit out.
     """
+    return unreachable_reason(exc) is not None
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection could be made, in words, or ``None`` when one could."""
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
-        if isinstance(link, ConnectionRefusedError | socket.gaierror):
-            return True
+        if isinstance(link, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(link, socket.gaierror):
+            return "its name does not resolve"
         seen.add(id(link))
         link = link.__cause__ or link.__context__
-    return False
+    return None
 
 
 def stops_everything(exc: BaseException) -> bool:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 import backoff
 
 from .errors import RunTimeoutError, ServiceUnreachableError
-from .faults import cancel_retryable, headers_of, is_transient, is_unreachable, was_not_sent
+from .faults import cancel_retryable, headers_of, is_transient, unreachable_reason, was_not_sent
 from .status import RunStatus
 
 if TYPE_CHECKING:
@@ -314,8 +314,9 @@ class FaultBudget:
         came raises :class:`~yc_responses.ServiceUnreachableError` at once: a wrong
         base URL is not a fault to sit out for ``max_outage``.
         """
-        if not self._answered and is_unreachable(exc):
-            raise ServiceUnreachableError(_where(exc), exc)
+        reason = None if self._answered else unreachable_reason(exc)
+        if reason is not None:
+            raise ServiceUnreachableError(_where(exc), exc, reason=reason)
         if not self._retryable(exc):
             return None
         if self._since is None:

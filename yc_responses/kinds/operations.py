@@ -188,6 +188,10 @@ def yandex_messages(messages: str | Iterable[Mapping[str, Any]]) -> list[dict[st
     """
     if isinstance(messages, str):
         return [{"role": "user", "text": messages}]
+    if not isinstance(messages, Iterable) or isinstance(messages, Mapping | bytes):
+        raise ValueError(
+            f"messages must be a string or a list of messages, not {type(messages).__name__}"
+        )
     converted: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or "role" not in message:
@@ -229,6 +233,10 @@ def completion_body(
             raise ValueError(f"max_tokens must be a positive int, not {max_tokens!r}")
         options["maxTokens"] = str(max_tokens)
     if reasoning_mode is not None:
+        if not isinstance(reasoning_mode, str):
+            raise ValueError(
+                f"reasoning_mode must be DISABLED or ENABLED_HIDDEN, not {reasoning_mode!r}"
+            )
         options["reasoningOptions"] = {"mode": reasoning_mode.upper()}
     body: dict[str, Any] = {
         "modelUri": model_uri,
