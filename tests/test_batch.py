@@ -799,8 +799,14 @@ def test_an_operation_the_library_cannot_read_is_that_inputs_error(
     assert results[1].raw == {"id": results[1].response_id, "done": "maybe"}
     assert isinstance(results[0], Completed)
     assert isinstance(results[2], Completed)
+    with Journal(journal) as saved:
+        entry = saved.entry("1")
+    assert entry is not None
+    assert entry.status == "error"  # recorded as finished: a rerun does not ask again
+    looks = emulator.stats.requests["operations.get"]
     again = run(inputs, journal=journal, return_exceptions=True)
     assert isinstance(again[1], UnreadableAnswerError)
+    assert emulator.stats.requests["operations.get"] == looks
 
 
 class TickingClock(ManualClock):
@@ -836,6 +842,7 @@ def test_hung_creations_do_not_hold_up_the_looks_at_runs_going() -> None:
             inputs,
             concurrency=len(inputs),
             policy=PollPolicy.fixed(0.01),
+            quotas=Quotas(),  # no client-side pacing of creations: every slot fills at once
             progress=release_when_the_others_are_done,
         )
     assert timed_out == []  # the 8 finished while the creations after them hung
@@ -870,4 +877,12 @@ def test_a_journal_in_use_by_another_batch_is_refused(
     with Journal(journal), pytest.raises(JournalInUseError) as raised:
         run_map(["a"], journal=journal)
     assert raised.value.pid == os.getpid()
+    assert emulator.stats.creations == 0
+
+
+def test_a_key_no_journal_can_store_is_refused_before_anything_is_sent(
+    emulator: Emulator, run_map: Mapper
+) -> None:
+    with pytest.raises(ValueError, match="lone surrogate at input 1"):
+        run_map(["a", "b"], keys=["fine", "bad \ud800"])
     assert emulator.stats.creations == 0

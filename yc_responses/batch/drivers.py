@@ -81,8 +81,8 @@ class Batch(Generic[S]):
         effects = self.engine.complete(request, answer, now=now, wall_time=self.wall_clock())
         self.carry_out(effects)
 
-    def stopped(self, exc: BaseException) -> None:
-        """The batch is being stopped by ``exc``: no more reports."""
+    def stopped(self) -> None:
+        """The batch is being stopped: no more reports."""
         self.engine.stop_reporting()
 
     def submission(self, create: Create[S]) -> Answer[S] | None:
@@ -147,7 +147,7 @@ def run_sync(
             else:
                 raise RuntimeError("the batch has nothing left to wait for, yet is not done")
     except BaseException as exc:
-        batch.stopped(exc)
+        batch.stopped()
         sent = [f for f, request in in_flight.items() if isinstance(request, Create)]
         for future in futures.as_completed(sent):  # status looks are not waited for
             batch.complete(in_flight[future], future.result(), clock())
@@ -218,12 +218,12 @@ async def run_async(
                 failure = exc
                 tasks.cancel_scope.cancel()
     except BaseException as exc:  # cancelled from outside
-        batch.stopped(exc)
+        batch.stopped()
         take_answers()
         engine.leave_note(exc)
         raise
     if failure is not None:
-        batch.stopped(failure)
+        batch.stopped()
         take_answers()
         engine.leave_note(failure)
         raise failure

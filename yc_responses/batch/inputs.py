@@ -101,7 +101,21 @@ def prepare(
         raise ValueError(f"keys= has {len(keys)} keys for {len(params)} inputs: give one each")
     seen: dict[str, int] = {}
     for position, key in enumerate(keys):
+        if _unencodable(key):
+            raise ValueError(
+                f"keys= has a key with a lone surrogate at input {position} ({key!r}): "
+                "a journal cannot store it; give keys of plain text"
+            )
         if key in seen:
             raise ValueError(f"keys= repeats {key!r} (inputs {seen[key]} and {position})")
         seen[key] = position
     return params, keys
+
+
+def _unencodable(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate, which no file or database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
