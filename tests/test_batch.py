@@ -774,7 +774,7 @@ def test_a_creation_answer_without_an_id_is_that_inputs_error_and_not_resent(
     error = raised.value.errors[1]
     assert isinstance(error, UnreadableAnswerError)
     assert error.response_id is None
-    assert "no run id" in str(error)
+    assert "the creation answer cannot be read" in str(error)
     assert isinstance(raised.value.results[0], Completed)
     assert isinstance(raised.value.results[2], Completed)
 
