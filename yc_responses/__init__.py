@@ -47,7 +47,7 @@ from .errors import (
     UnexpectedStatusError,
     YCResponsesError,
 )
-from .journal import Journal, JournalMismatchError
+from .journal import Journal, JournalError, JournalInUseError, JournalMismatchError
 from .polling import PollPolicy
 from .quotas import Quotas
 from .results import (
@@ -84,6 +84,8 @@ __all__ = [
     "Failed",
     "Incomplete",
     "Journal",
+    "JournalError",
+    "JournalInUseError",
     "JournalMismatchError",
     "ModelURI",
     "Operation",
