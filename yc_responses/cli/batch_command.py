@@ -9,9 +9,10 @@ import time
 from collections import Counter
 from typing import Any
 
+from yc_responses.batch.progress import FINAL_STATES, STATE_ORDER
 from yc_responses.client import YandexOpenAI
 from yc_responses.errors import AmbiguousSubmissionError
-from yc_responses.journal import Journal
+from yc_responses.journal import Journal, JournalError
 
 from .batch_files import (
     BatchLine,
@@ -22,11 +23,10 @@ from .batch_files import (
 )
 from .errors import EXIT_NOT_COMPLETED, EXIT_OK, EXIT_USAGE, CommandError, Context, say
 
-_STATE_ORDER = ("completed", "failed", "cancelled", "incomplete", "error")
-"""The order of final states in summaries; to become ``yc_responses.batch.STATE_ORDER``."""
-
-_SUMMARY_ORDER = (*_STATE_ORDER[:-1], "invalid", *_STATE_ORDER[-1:])
-"""OUT.jsonl's statuses: the final states, with a line that was never sent before errors."""
+_FINISHED = tuple(state for state in STATE_ORDER if state in FINAL_STATES)
+_SUMMARY_ORDER = (*_FINISHED[:-1], "invalid", *_FINISHED[-1:])
+"""OUT.jsonl's statuses: the batch's final states, with a line that was never sent before
+the errors."""
 
 
 def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> int:
@@ -44,23 +44,26 @@ def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> i
     for line in lines:
         if line.problem is not None:
             say(f"{args.input}:{line.line}: {line.problem}")
-    if os.path.exists(journal):
-        say(
-            f"resuming from the journal {journal}: finished lines are read from it and runs "
-            "already submitted are attached, none is sent twice (delete it to start over)"
-        )
-        if args.emulator:
-            say(
-                "note: --emulator starts a new emulator, which knows none of the runs an "
-                "earlier command submitted: those lines end as errors (not found)"
-            )
     outcomes: list[object] = []
     if valid:
-        context.on_interrupt = (
-            f"Nothing is lost: run the same command again to resume from the journal {journal} "
-            "(runs already submitted are attached, not sent again)."
-        )
-        outcomes = _run(args, client, valid, journal)
+        resuming = os.path.exists(journal)
+        with _open_journal(journal) as opened:
+            if resuming:
+                say(
+                    f"resuming from the journal {journal}: finished lines are read from it and "
+                    "runs already submitted are attached, none is sent twice (delete it to "
+                    "start over)"
+                )
+                if args.emulator:
+                    say(
+                        "note: --emulator starts a new emulator, which knows none of the runs "
+                        "an earlier command submitted: those lines end as errors (not found)"
+                    )
+            context.on_interrupt = (
+                "Nothing is lost: run the same command again to resume from the journal "
+                f"{journal} (runs already submitted are attached, not sent again)."
+            )
+            outcomes = _run(args, client, valid, opened)
     by_line = dict(zip((line.line for line in valid), outcomes, strict=True))
     records = [output_record(line, by_line.get(line.line)) for line in lines]
     for record in records:
@@ -81,20 +84,23 @@ def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> i
     return EXIT_OK if done else EXIT_NOT_COMPLETED
 
 
-def _run(
-    args: argparse.Namespace, client: YandexOpenAI, valid: list[BatchLine], journal: str
-) -> list[object]:
-    """The outcome of every valid line, in order, through the library's ``map``."""
-    requests = [line.request for line in valid if line.request is not None]
+def _open_journal(journal: str) -> Journal:
     try:
-        opened = Journal(journal)
-    except sqlite3.OperationalError:
-        raise  # read-only, locked, cannot be opened: the command's error line says so
+        return Journal(journal)
+    except (JournalError, sqlite3.OperationalError):
+        raise  # in use, not a journal, read-only: the command's error line says so
     except sqlite3.DatabaseError as exc:
         raise CommandError(
             f"{journal} is not a batch journal ({exc}): name another with --journal",
             EXIT_USAGE,
         ) from None
+
+
+def _run(
+    args: argparse.Namespace, client: YandexOpenAI, valid: list[BatchLine], opened: Journal
+) -> list[object]:
+    """The outcome of every valid line, in order, through the library's ``map``."""
+    requests = [line.request for line in valid if line.request is not None]
     options: dict[str, Any] = {
         "model": args.model,
         "keys": [line.key for line in valid],
@@ -104,10 +110,9 @@ def _run(
         "resubmit_ambiguous": args.resubmit_ambiguous,
         "run_timeout": args.run_timeout,
     }
-    with opened:
-        if args.deferred:
-            return list(client.deferred.map(requests, return_exceptions=True, **options))
-        return list(client.background.map(requests, return_exceptions=True, **options))
+    if args.deferred:
+        return list(client.deferred.map(requests, return_exceptions=True, **options))
+    return list(client.background.map(requests, return_exceptions=True, **options))
 
 
 def _read_batch(path: str, **parse: Any) -> list[BatchLine]:

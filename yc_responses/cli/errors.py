@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 
+from yc_responses.batch.journal import JournalError
 from yc_responses.client import YandexOpenAI
 from yc_responses.errors import ServiceUnreachableError, YCResponsesError
 from yc_responses.faults import unreachable_reason
@@ -64,14 +65,6 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def is_journal_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is the journal's own refusal (mismatch, in use, unusable).
-
-    Once ``yc_responses`` exports ``JournalError``, this is ``isinstance(exc, JournalError)``.
-    """
-    return isinstance(exc, YCResponsesError) and type(exc).__name__.startswith("Journal")
-
-
 def describe(exc: BaseException, context: Context) -> tuple[str, int]:
     """The one line (without the ``yc-responses:`` prefix) and the exit code of ``exc``."""
     if isinstance(exc, KeyboardInterrupt):
@@ -84,7 +77,7 @@ def describe(exc: BaseException, context: Context) -> tuple[str, int]:
         return f"error: {line}", EXIT_USAGE
     if isinstance(exc, openai.APIError):
         return f"error: {explain(exc, context)}", EXIT_NOT_COMPLETED
-    if is_journal_error(exc):
+    if isinstance(exc, JournalError):  # mismatch, in use, not a journal, unusable
         return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, sqlite3.Error):
         output = context.option("output")
