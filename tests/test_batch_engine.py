@@ -27,23 +27,20 @@ from yc_responses.batch.journal import JournalEntry
 from yc_responses.polling import Snapshot
 
 
-class Reader:
-    def status(self, snapshot: Any, /) -> RunStatus:
-        return RunStatus(snapshot["status"])
-
-    def result(self, snapshot: Any, /) -> Any:
-        return SimpleNamespace(status=RunStatus(snapshot["status"]), text=snapshot["text"])
-
-
 class Source:
     """Runs as plain dicts: ``{"id": ..., "status": ..., "text": ...}``."""
 
-    reader = Reader()
     resource = "background"
     scope = "folder"
 
     def prepare(self, item: Any, defaults: Any) -> dict[str, Any]:
         return {"input": item, **defaults}
+
+    def status(self, snapshot: Any, /) -> RunStatus:
+        return RunStatus(snapshot["status"])
+
+    def result(self, snapshot: Any, /) -> Any:
+        return SimpleNamespace(status=RunStatus(snapshot["status"]), text=snapshot["text"])
 
     def run_id(self, snapshot: Any, /) -> str:
         return str(snapshot["id"])

@@ -262,7 +262,7 @@ class BatchEngine(Generic[S]):
 
     def _resume_result(self, item: Item[S], text: str) -> None:
         try:
-            result = self._source.reader.result(self._source.load(text))
+            result = self._source.result(self._source.load(text))
         except Exception as exc:  # a row written by a version that saved unreadable answers
             self._resolve(item, error=self._unreadable(item, "its saved result", text, exc))
         else:
@@ -279,7 +279,7 @@ class BatchEngine(Generic[S]):
         self._active += 1
         item.loop = PollLoop(
             run_id,
-            self._source.reader,
+            self._source,
             self._policy,
             now=now,
             timeout=self._run_timeout,
@@ -394,7 +394,7 @@ class BatchEngine(Generic[S]):
             self._finish_with(item, self._unreadable(item, "the creation answer", snapshot.value))
             return
         try:
-            status: str | None = self._source.reader.status(snapshot.value).value
+            status: str | None = self._source.status(snapshot.value).value
         except Exception:  # an id without a readable status: look at the run again
             status = None
         self._adopt(item, run_id, status or "submitted", now)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic_core import to_jsonable_python
 
 if TYPE_CHECKING:
-    from yc_responses.polling import RunReader
+    from yc_responses.results import AnyRunResult
+    from yc_responses.status import RunStatus
 
 __all__ = ["BatchSource", "fingerprint", "prepare"]
 
@@ -21,9 +22,12 @@ S = TypeVar("S")
 class BatchSource(Protocol[S]):
     """What the engine needs to know of one kind of run (pure: no requests)."""
 
-    @property
-    def reader(self) -> RunReader[S]:
-        """Reads a snapshot's status and result."""
+    def status(self, snapshot: S, /) -> RunStatus:
+        """A snapshot's status; ``UnexpectedStatusError`` when it cannot tell."""
+        ...
+
+    def result(self, snapshot: S, /) -> AnyRunResult[S]:
+        """The typed result of a terminal snapshot."""
         ...
 
     @property

@@ -22,7 +22,6 @@ import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from typing_extensions import Self
 
 from yc_responses.errors import UnexpectedStatusError
 from yc_responses.polling import Snapshot, server_hint
@@ -354,11 +353,6 @@ class OperationsKind:
             "OpenAI-Project": openai.Omit(),
         }
         self.scope = config.folder_id
-
-    @property
-    def reader(self) -> Self:
-        """Reads snapshots (the batch engine's name for :meth:`status` and :meth:`result`)."""
-        return self
 
     # --- reading
 

@@ -23,7 +23,6 @@ import openai
 from openai import NOT_GIVEN, NotGiven
 from openai.resources.responses import Responses
 from openai.types.responses import Response
-from typing_extensions import Self
 
 from yc_responses.errors import UnexpectedStatusError
 from yc_responses.polling import Snapshot, server_hint
@@ -231,11 +230,6 @@ class ResponsesKind:
     def _quiet(self) -> Client:
         """The client without its own retries: the caller owns the retry schedule."""
         return self.client.with_options(max_retries=0)
-
-    @property
-    def reader(self) -> Self:
-        """Reads snapshots (the batch engine's name for :meth:`status` and :meth:`result`)."""
-        return self
 
     # --- reading
 
