@@ -3,16 +3,19 @@ service's own answers where the emulator used to differ (through the official cl
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 import openai
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from yc_responses import YandexOpenAI
 from yc_responses.testing import DEFAULT_FOLDER_ID, Emulator, Fault, ManualClock, Outcome
+from yc_responses.testing.schema_json import value_for_schema
 
 MODEL = f"gpt://{DEFAULT_FOLDER_ID}/yandexgpt/latest"
 WEATHER = {
@@ -385,3 +388,35 @@ def test_input_items_list_the_input_of_a_response(client: YandexOpenAI) -> None:
     assert newest.has_more
     with pytest.raises(openai.NotFoundError):
         client.responses.input_items.list("no-such-response")
+
+
+class Color(str, enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Line(BaseModel):
+    sku: str = Field(min_length=3, max_length=8)
+    quantity: int = Field(ge=1, le=5)
+    price: float = Field(gt=0, lt=10)
+
+
+class Order(BaseModel):
+    kind: Literal["order"]
+    color: Color
+    placed: datetime.datetime
+    email: str | None
+    lines: list[Line] = Field(min_length=2, max_length=3)
+    notes: dict[str, int]
+    parent: Order | None = None
+
+
+@pytest.mark.parametrize("model", [Order, Person, Forecast])
+def test_schema_valid_json_covers_what_pydantic_schemas_use(model: type[BaseModel]) -> None:
+    schema = model.model_json_schema()
+
+    values = [value_for_schema(schema, seed=seed) for seed in range(5)]
+
+    for value in values:
+        model.model_validate(value)
+    assert value_for_schema(schema, seed=1) == values[1]

@@ -48,6 +48,12 @@ class _Generator:
     def __init__(self, root: Mapping[str, Any], rng: random.Random) -> None:
         self.root = root
         self.rng = rng
+        self.expanding: list[str] = []
+        """The ``$ref`` chain being expanded: a reference seen again is a recursion."""
+
+    def recursive(self, schema: object) -> bool:
+        """Whether ``schema`` refers back into a definition being expanded."""
+        return isinstance(schema, Mapping) and schema.get("$ref") in self.expanding
 
     def resolve(self, reference: str) -> Mapping[str, Any]:
         node: Any = self.root
@@ -60,9 +66,14 @@ class _Generator:
 
     def value(self, schema: Mapping[str, Any], depth: int) -> Any:
         if "$ref" in schema and isinstance(schema["$ref"], str):
-            merged = {**self.resolve(schema["$ref"]), **schema}
+            reference = schema["$ref"]
+            merged = {**self.resolve(reference), **schema}
             merged.pop("$ref")
-            return self.value(merged, depth + 1)
+            self.expanding.append(reference)
+            try:
+                return self.value(merged, depth + 1)
+            finally:
+                self.expanding.pop()
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -77,8 +88,12 @@ class _Generator:
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
             if isinstance(options, list) and options:
-                # the first option that is not null: nullable fields get a value
+                # the first option that is not null (nullable fields get a value),
+                # unless it recurses: then null, so recursive types end
+                null = next((o for o in options if o.get("type") == "null"), None)
                 chosen = next((o for o in options if o.get("type") != "null"), options[0])
+                if null is not None and (self.recursive(chosen) or depth > _MAX_DEPTH // 2):
+                    chosen = null
                 rest = {k: v for k, v in schema.items() if k != key}
                 return self.value(_merge(rest, chosen), depth + 1)
         kind = schema.get("type")
@@ -106,9 +121,11 @@ class _Generator:
 
     def object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
         properties = schema.get("properties") or {}
+        required = set(schema.get("required") or ())
         return {
             name: self.value(sub if isinstance(sub, Mapping) else {}, depth + 1)
             for name, sub in properties.items()
+            if name in required or not (self.recursive(sub) or depth > _MAX_DEPTH // 2)
         }
 
     def array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
