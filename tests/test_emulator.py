@@ -567,9 +567,11 @@ def test_emulator_urls_and_repr_hide_the_key() -> None:
 
 def test_command_arguments_build_the_emulator() -> None:
     emu = build_emulator(["--port", "0", "--folder-id", "b1gcustom", "--quotas", "--seed", "3"])
+    strict = build_emulator(["--service-refusals"])
 
     assert (emu.port, emu.folder_id) == (0, "b1gcustom")
     assert emu.api_key.startswith("emulator-")
+    assert (emu.service_refusals, strict.service_refusals) == (False, True)
 
 
 def test_command_prints_export_lines_and_serves() -> None:

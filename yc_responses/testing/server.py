@@ -235,6 +235,7 @@ class Emulator:
         service_refusals: bool = False,
     ) -> None:
         self.host = host
+        self.service_refusals = service_refusals
         self.max_body_bytes = max_body_bytes
         self.idle_timeout = idle_timeout
         self.port = port
