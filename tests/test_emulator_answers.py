@@ -420,3 +420,14 @@ def test_schema_valid_json_covers_what_pydantic_schemas_use(model: type[BaseMode
     for value in values:
         model.model_validate(value)
     assert value_for_schema(schema, seed=1) == values[1]
+
+
+def test_ids_of_runs_do_not_depend_on_the_requests_between_them() -> None:
+    def ids(polls: int) -> list[str]:
+        with Emulator(seed=5) as emu, emu.client(max_retries=0) as client:
+            first = client.responses.create(model="yandexgpt", input="a").id
+            for _ in range(polls):
+                client.responses.retrieve(first)
+            return [first, client.responses.create(model="yandexgpt", input="b").id]
+
+    assert ids(0) == ids(3)

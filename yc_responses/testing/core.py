@@ -199,7 +199,7 @@ class EmulatorCore:
             reply = self._answer(request)
             if not reply.drop:
                 self._statuses[reply.status] += 1
-                reply.headers.setdefault("x-request-id", self.service.uuid())
+                reply.headers.setdefault("x-request-id", self.service.request_id())
                 reply.headers.setdefault("x-server-trace-id", self.service.trace_id())
                 client_id = request.headers.get("x-client-request-id")
                 if client_id:

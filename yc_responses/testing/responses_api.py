@@ -21,6 +21,7 @@ from .wire import (
     CANCEL_PATH,
     INPUT_ITEMS_PATH,
     RESPONSE_PATH,
+    EventSource,
     Reply,
     Request,
     ServiceError,
@@ -175,7 +176,7 @@ def snapshot(service: Service, run: Run, status: Status, now: float) -> JSON:
     )
 
 
-def _events(service: Service, run: Run, starting_after: int | None) -> Any:
+def _events(service: Service, run: Run, starting_after: int | None) -> EventSource:
     return event_source(
         run,
         starting_after,

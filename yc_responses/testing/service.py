@@ -23,7 +23,7 @@ from .runs import Run, RunKind
 from .scenarios import InputMatcher, Outcome, input_matches
 from .wire import ServiceError
 
-__all__ = ["RETENTION", "Service"]
+__all__ = ["RETENTION", "Service", "check_temperature"]
 
 RETENTION: dict[RunKind, float] = {"response": 30 * 86400.0, "operation": 3 * 86400.0}
 """How long the service keeps a run after its creation, in seconds: then it answers 404."""
@@ -51,6 +51,9 @@ class Service:
         self.background_duration = background_duration
         self.lock = threading.RLock()
         self.rng = random.Random(seed)  # noqa: S311 (determinism, not security)
+        # header ids draw apart, so that ids and durations of runs do not depend on the
+        # number of other requests (polls) made before them
+        self._header_rng = random.Random(seed + 2)  # noqa: S311
         self._t0 = clock()
         self._wall0 = time.time() if wall_start is None else wall_start
         self.runs: dict[str, Run] = {}
@@ -71,9 +74,14 @@ class Service:
         """A seeded uuid4."""
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
+    def request_id(self) -> str:
+        """An ``x-request-id`` value: a uuid4 of its own generator."""
+        return str(uuid.UUID(int=self._header_rng.getrandbits(128), version=4))
+
     def trace_id(self) -> str:
         """An ``x-server-trace-id`` value: ``trace:span:parent:flags`` in hex."""
-        trace, span = f"{self.rng.getrandbits(64):016x}", f"{self.rng.getrandbits(64):016x}"
+        rng = self._header_rng
+        trace, span = f"{rng.getrandbits(64):016x}", f"{rng.getrandbits(64):016x}"
         return f"{trace}:{span}:{trace}:1"
 
     def wall(self, t: float) -> float:
