@@ -341,9 +341,7 @@ def test_the_emulator_command_is_the_emulators_own(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_emulator_command_has_the_emulators_help(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["emulator", "--help"])
-    assert exited.value.code == 0
+    assert main(["emulator", "--help"]) == 0
     out = capsys.readouterr().out
     assert "yc-responses emulator" in out
     assert "--background-duration" in out
@@ -930,11 +928,11 @@ def test_an_emulator_that_cannot_start_says_why(capsys: pytest.CaptureFixture[st
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for bad in ("99999", str(port)):
+        for bad, said in (("99999", "99999 is not a port"), (str(port), "cannot listen")):
             assert main(["emulator", "--port", bad]) == 2
             err = capsys.readouterr().err
-            assert err.count("\n") == 1
-            assert "cannot start the emulator" in err
+            assert said in err
+            assert err.strip().splitlines()[-1].startswith("yc-responses emulator:")
             assert "Traceback" not in err
 
 

@@ -57,6 +57,8 @@ def _main(words: list[str], client: YandexOpenAI | None, context: Context) -> in
 
         try:
             return emulator_main(delegated)
+        except SystemExit as exc:  # its own usage errors, already said in one line
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
         except (OSError, OverflowError, ValueError) as exc:  # a port in use, out of range
             raise CommandError(f"cannot start the emulator: {exc}", EXIT_USAGE) from exc
     args = parser().parse_args(words)
