@@ -309,8 +309,8 @@ def test_a_rejected_input_gets_its_error_and_the_others_run(
         run_map(inputs, journal=journal)
     error = raised.value
     assert list(error.errors) == [1]
-    assert isinstance(error.errors[1], openai.NotFoundError)
-    assert "1 of 3 inputs got no result (1 NotFoundError)" in str(error)
+    assert isinstance(error.errors[1], openai.BadRequestError)  # an unknown model: a 400
+    assert "1 of 3 inputs got no result (1 BadRequestError)" in str(error)
     assert isinstance(error.results[0], Completed)
     assert isinstance(error.results[2], Completed)
     with Journal(journal) as opened:
@@ -329,7 +329,7 @@ def test_no_access_to_the_folder_stops_the_batch_at_once(
     emulator: Emulator, clock: ManualClock
 ) -> None:
     run = make_mapper(emulator, clock, "background", "sync", folder_id="b1gnotmyfolder")
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(openai.BadRequestError, match="does not match"):  # as the service says
         run([f"prompt {i}" for i in range(200)])
     assert emulator.stats.requests["responses.create"] <= 16
 

@@ -684,7 +684,7 @@ def test_a_batch_of_mixed_outcomes(cli: Run, tmp_path: Path, yc_emulator: Emulat
     assert records["short"]["error"]["code"] == "max_output_tokens"
     assert records["filtered"]["error"]["code"] == "content_filter"
     assert records["filtered"]["output_text"] == "Sorry,"
-    assert records["nomodel"]["error"]["code"] == "NotFoundError"
+    assert records["nomodel"]["error"]["code"] == "BadRequestError"  # the service's 400
     assert records["nomodel"]["response_id"] is None
     assert records["8"]["output_text"] == "Emulated answer to: Hi from a list"
     assert f"{source}:6: responses.create() takes no 'inptu'" in err

@@ -287,8 +287,8 @@ def test_completion_async_tool_calls_scripted_and_forced(
 # --- the service's own answers -------------------------------------------------------------------
 
 
-def test_refusals_of_the_service_are_400s_when_asked_for() -> None:
-    with Emulator(service_refusals=True) as emu:
+def test_refusals_of_the_service_are_400s() -> None:
+    with Emulator() as emu:
         client = emu.client(max_retries=0)
         other = emu.client(folder_id="b1gother", max_retries=0)
         with pytest.raises(openai.BadRequestError, match="invalid model URI"):

@@ -53,7 +53,7 @@ EXPECTED = {
         "Resumed 10 of 10 inputs from the journal",
         "10/10 done: completed=10",
         "| Volga | completed |",
-        "NotFoundError - Error code: 404",
+        "BadRequestError - Error code: 400",
     ],
 }
 """What each notebook must print: a notebook added to examples/ needs its line here."""

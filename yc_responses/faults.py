@@ -12,8 +12,10 @@ the rules are written once:
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Mapping
+from typing import Any
 
 import httpx2
 import openai
@@ -24,6 +26,7 @@ __all__ = [
     "cancel_refused",
     "cancel_retryable",
     "headers_of",
+    "is_folder_mismatch",
     "is_refusal",
     "is_transient",
     "is_unreachable",
@@ -90,8 +93,27 @@ def unreachable_reason(exc: BaseException) -> str | None:
 
 
 def stops_everything(exc: BaseException) -> bool:
-    """Bad credentials or no access to the folder: every other request would fail alike."""
-    return isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError)
+    """Bad credentials, no access to the folder, or a folder that does not match the
+    credentials' (a 400 "Specified folder ID ... does not match"): every other request
+    would fail alike."""
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return True
+    return is_folder_mismatch(exc)
+
+
+_FOLDER_MISMATCH = re.compile(r"Specified folder ID .* does not match", re.IGNORECASE)
+
+
+def is_folder_mismatch(exc: BaseException) -> bool:
+    """A 400 saying the folder of the request is not the credentials' folder."""
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    body: Any = exc.body
+    for _ in range(2):  # {"error": {"message": ...}} or {"message": ...}
+        if isinstance(body, Mapping) and not isinstance(body.get("message"), str):
+            body = body.get("error")
+    message = body.get("message") if isinstance(body, Mapping) else None
+    return bool(_FOLDER_MISMATCH.search(message if isinstance(message, str) else exc.message))
 
 
 def was_not_sent(exc: BaseException) -> bool:

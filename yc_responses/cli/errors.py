@@ -16,7 +16,7 @@ import openai
 from yc_responses.batch.journal import JournalError
 from yc_responses.client import YandexOpenAI
 from yc_responses.errors import ServiceUnreachableError, YCResponsesError
-from yc_responses.faults import unreachable_reason
+from yc_responses.faults import is_folder_mismatch, unreachable_reason
 
 EXIT_OK = 0
 """Every run (every line of a batch) completed."""
@@ -139,7 +139,12 @@ def explain(exc: openai.APIError, context: Context) -> str:
     if code == 429:
         return f"rate limited (HTTP 429: {message}); wait a little and try again"
     if code == 400:
-        return f"the request was rejected (HTTP 400: {message})"
+        hint = ""
+        if is_folder_mismatch(exc):
+            hint = "; check YC_FOLDER_ID: it must be the folder of the key or the token"
+        elif "model" in message.lower():
+            hint = "; check --model (e.g. yandexgpt, yandexgpt-lite, yandexgpt/rc)"
+        return f"the request was rejected (HTTP 400: {message}){hint}"
     return f"the service answered HTTP {code}: {message}"
 
 

@@ -52,12 +52,6 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply the documented quotas (10 creations/s, 50 fetches/s)",
     )
-    p.add_argument(
-        "--service-refusals",
-        action="store_true",
-        help="answer an unknown model and another folder's model URI with 400, as the service "
-        "does (default: 404 and 403)",
-    )
     return p
 
 
@@ -92,7 +86,6 @@ def build_emulator(argv: Sequence[str] | None = None) -> Emulator:
         background_duration=args.background_duration,
         seed=args.seed,
         quotas=Quotas.documented() if args.quotas else None,
-        service_refusals=args.service_refusals,
     )
 
 

@@ -90,7 +90,6 @@ class EmulatorCore:
         quotas: Quotas | None = None,
         iam_tokens: tuple[str, ...] = (),
         wall_start: float | None = None,
-        service_refusals: bool = False,
     ) -> None:
         self.api_key = api_key
         self.folder_id = folder_id
@@ -101,7 +100,6 @@ class EmulatorCore:
             seed=seed,
             background_duration=background_duration,
             wall_start=wall_start,
-            service_refusals=service_refusals,
         )
         self._lock = self.service.lock
         self._credentials = frozenset({api_key, *iam_tokens})

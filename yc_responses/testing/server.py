@@ -211,8 +211,6 @@ class Emulator:
       run nobody scripted, or a ``(low, high)`` range drawn with ``seed``.
     * ``seed``: makes ids, drawn durations and rate-based faults repeatable.
     * ``quotas``: :class:`~yc_responses.testing.Quotas` (default: none).
-    * ``service_refusals``: answer an unknown model and a model URI of another
-      folder with 400, as the service does (default: 404 and 403).
     * ``max_body_bytes``: larger request bodies get 413 unread.
     * ``idle_timeout``: seconds of silence after which a connection is closed
       (``None``: never).
@@ -232,10 +230,8 @@ class Emulator:
         quotas: Quotas | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
-        service_refusals: bool = False,
     ) -> None:
         self.host = host
-        self.service_refusals = service_refusals
         self.max_body_bytes = max_body_bytes
         self.idle_timeout = idle_timeout
         self.port = port
@@ -251,7 +247,6 @@ class Emulator:
             background_duration=background_duration,
             quotas=quotas,
             iam_tokens=iam_tokens,
-            service_refusals=service_refusals,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

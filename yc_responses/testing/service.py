@@ -42,10 +42,8 @@ class Service:
         seed: int = 0,
         background_duration: float | tuple[float, float] = 1.0,
         wall_start: float | None = None,
-        service_refusals: bool = False,
     ) -> None:
         self.folder_id = folder_id
-        self.service_refusals = service_refusals
         self.clock = clock
         self.seed = seed
         self.background_duration = background_duration
@@ -187,11 +185,8 @@ class Service:
         *,
         completion_api: bool = False,
     ) -> ModelURI:
-        """Check a model URI the way the service does.
-
-        With ``service_refusals`` every refusal is a 400, as the service answers;
-        without, an unknown model is a 404 and another folder a 403.
-        """
+        """Check a model URI the way the service does: every refusal is a 400
+        (an unknown or retired model, another folder's URI)."""
         shape = f"{scheme}://<folder>/<model>[/<version>]"
         if not isinstance(value, str) or not value:
             raise ServiceError(400, f"model is required: a URI like {shape}")
@@ -209,14 +204,14 @@ class Service:
             )
         if uri.folder_id != self.folder_id:
             raise ServiceError(
-                400 if self.service_refusals else 403,
+                400,
                 f"Specified folder ID '{uri.folder_id}' does not match with service account "
                 f"folder ID '{self.folder_id}'",
             )
         owner = _KNOWN_MODELS.get((uri.scheme, uri.name))
         if owner is None:
             raise ServiceError(
-                400 if self.service_refusals else 404,
+                400,
                 f"invalid model URI {value!r}: unknown model {uri.name!r} (model not found)",
             )
         if completion_api and owner != "Yandex":
