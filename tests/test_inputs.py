@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from yc_responses import YandexOpenAI
-from yc_responses.testing import Emulator
+from yc_responses import Completed, YandexOpenAI
+from yc_responses.testing import Emulator, Outcome
 
 
 @pytest.fixture
@@ -65,6 +65,8 @@ def test_a_valid_responses_input_gives_its_creation_keywords(client: YandexOpenA
         ({"messages": []}, {"model": "yandexgpt"}, "empty"),
         ({"messages": 7}, {"model": "yandexgpt"}, "messages"),
         ("Hi", {"model": "yandexgpt", "reasoning_mode": 1}, "reasoning_mode"),
+        ("Hi", {"model": "qwen3-235b-a22b-fp8"}, "OpenAI-compatible API"),
+        ("Hi", {"model": "gpt-oss-120b/latest"}, "OpenAI-compatible API"),
         ("Hi", {}, "model"),
     ],
 )
@@ -79,3 +81,14 @@ def test_a_malformed_model_in_map_sends_nothing(emulator: Emulator, client: Yand
     with pytest.raises(ValueError, match="input 1"):
         client.background.map(["Hi", {"input": "Yo", "model": "yandex gpt"}], model="yandexgpt")
     assert sum(emulator.stats.requests.values()) == 0
+
+
+def test_a_deferred_tool_call_is_on_the_result(emulator: Emulator, client: YandexOpenAI) -> None:
+    emulator.script(Outcome.tool_call("get_weather", {"city": "Kazan"}))
+    tool = {"function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    result = client.deferred.run(
+        model="yandexgpt", messages="Weather in Kazan?", extra_body={"tools": [tool]}
+    )
+    assert isinstance(result, Completed)
+    calls = result.response.tool_calls
+    assert [(call.name, call.arguments) for call in calls] == [("get_weather", {"city": "Kazan"})]

@@ -35,6 +35,7 @@ from yc_responses.results import (
 )
 from yc_responses.status import RunStatus
 from yc_responses.steps import Request
+from yc_responses.uris import parse_model_uri
 
 if TYPE_CHECKING:
     from yc_responses.client import AsyncYandexOpenAI, YandexOpenAI
@@ -43,6 +44,7 @@ __all__ = [
     "Alternative",
     "CompletionResponse",
     "CompletionUsage",
+    "FunctionCall",
     "Operation",
     "OperationError",
     "OperationResult",
@@ -94,9 +96,25 @@ class _Wire(BaseModel):
     )
 
 
+class FunctionCall(_Wire):
+    """A call of one of the request's tools: its ``name`` and ``arguments``."""
+
+    name: str
+    arguments: dict[str, Any] | None = None
+
+
+class ToolCall(_Wire):
+    function_call: FunctionCall | None = None
+
+
+class ToolCallList(_Wire):
+    tool_calls: list[ToolCall] = []
+
+
 class AlternativeMessage(_Wire):
     role: str
     text: str = ""
+    tool_call_list: ToolCallList | None = None
 
 
 class Alternative(_Wire):
@@ -147,6 +165,18 @@ class Operation(_Wire):
     @property
     def alternatives(self) -> list[Alternative]:
         return [] if self.response is None else self.response.alternatives
+
+    @property
+    def tool_calls(self) -> list[FunctionCall]:
+        """The calls of tools the model asked for (``ALTERNATIVE_STATUS_TOOL_CALLS``).
+
+        >>> [call.name for call in result.response.tool_calls]  # doctest: +SKIP
+        ['get_weather']
+        """
+        if not self.alternatives or self.alternatives[0].message.tool_call_list is None:
+            return []
+        calls = self.alternatives[0].message.tool_call_list.tool_calls
+        return [call.function_call for call in calls if call.function_call is not None]
 
     @property
     def usage(self) -> CompletionUsage | None:
@@ -323,6 +353,9 @@ def result_of_operation(operation: Operation) -> OperationResult:
     raise _unexpected(operation, f"operation {operation.id} is still running: no result yet")
 
 
+OPENAI_API_ONLY = ("qwen", "gpt-oss", "gemma", "deepseek")
+"""Families of models the service serves only through the OpenAI-compatible API."""
+
 _CREATE_KEYWORDS = frozenset(
     {"model", "messages", "temperature", "max_tokens", "reasoning_mode", "extra_body"}
 )
@@ -389,7 +422,14 @@ class OperationsKind:
         if not isinstance(model, str):
             raise ValueError("no model: give model= (a name such as yandexgpt, or a URI)")
         messages = params.pop("messages")
-        return completion_body(self.client.model_uri(model, kind="gpt"), messages, **params)
+        uri = self.client.model_uri(model, kind="gpt")
+        name = parse_model_uri(uri).name if uri.startswith("gpt://") else ""
+        if name.startswith(OPENAI_API_ONLY):
+            raise ValueError(
+                f"{name} is served only through the OpenAI-compatible API, not completionAsync: "
+                "use client.background or client.chat.completions for it"
+            )
+        return completion_body(uri, messages, **params)
 
     def is_event_stream(self, stream: Any, /) -> bool:
         return False
