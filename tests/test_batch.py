@@ -731,7 +731,7 @@ def test_a_status_answer_that_cannot_be_read_is_that_inputs_error(
     poisoned = _poison(
         emulator, b"poison", lambda reply, run_id: make(run_id) if run_id else reply.body
     )
-    inputs = [f"prompt {i}" for i in range(30)]
+    inputs = [f"prompt {i}" for i in range(200)]
     inputs[17] = "poison 17"
     journal = tmp_path / "batch.sqlite"
     run = make_mapper(emulator, clock, "background", driver)

@@ -1165,3 +1165,33 @@ def test_parse_batch_lines_takes_the_check_of_a_client(client: YandexOpenAI) -> 
     assert parsed[0].problem is None
     assert parsed[1].problem is not None
     assert "takes no 'top_k'" in parsed[1].problem
+
+
+def test_one_poisoned_answer_among_200_lines_is_one_error_line_and_a_rerun_agrees(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    from .test_batch import POISONED_STATUS, _poison
+
+    make = POISONED_STATUS["no output"]
+    _poison(yc_emulator, b"poison", lambda reply, run_id: make(run_id) if run_id else reply.body)
+    lines = [json.dumps({"input": f"prompt {i}"}) for i in range(200)]
+    lines[41] = json.dumps({"input": "poison 41"})
+    source = _write(tmp_path / "in.jsonl", *lines)
+    output = tmp_path / "out.jsonl"
+
+    code, _, err = cli("batch", "--no-progress", str(source), str(output))
+
+    records = _read(output)
+    assert code == 1
+    assert [r["status"] for r in records].count("completed") == 199
+    poisoned = records[41]
+    assert (poisoned["status"], poisoned["error"]["code"]) == ("error", "UnreadableAnswerError")
+    assert poisoned["response_id"]
+    assert "199 completed, 1 error" in err
+    requests = sum(yc_emulator.stats.requests.values())
+
+    again, _, _ = cli("batch", "--no-progress", str(source), str(output))
+
+    assert again == 1
+    assert _read(output) == records
+    assert sum(yc_emulator.stats.requests.values()) == requests  # read from the journal

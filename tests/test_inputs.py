@@ -35,6 +35,8 @@ def client(emulator: Emulator) -> Iterator[YandexOpenAI]:
         ({"instructions": "Be brief"}, {"model": "yandexgpt"}, "input"),
         ({"input": 3}, {"model": "yandexgpt"}, "input"),
         ("Hi", {}, "model"),
+        ("Hi", {"model": "yandexgpt", "extra_headers": {"x-note": "a\nb"}}, "extra_headers"),
+        ("Hi", {"model": "yandexgpt", "extra_headers": {"bad name": "x"}}, "extra_headers"),
     ],
 )
 def test_a_responses_input_invalid_on_its_face_is_refused_with_the_reason(

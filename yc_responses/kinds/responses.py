@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -43,6 +44,9 @@ __all__ = [
 Client = openai.OpenAI | openai.AsyncOpenAI
 
 _CREATE_KEYWORDS = frozenset(inspect.signature(Responses.create).parameters) - {"self"}
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 _STATUS_EVENTS = frozenset(
     {
@@ -195,6 +199,18 @@ def check_request(params: Mapping[str, Any], folder_id: str) -> None:
         and 0 <= temperature <= 1
     ):
         raise ValueError(f"temperature must be a number from 0 to 1, not {temperature!r}")
+    headers = params.get("extra_headers")
+    if headers is not None:
+        if not isinstance(headers, Mapping):
+            raise ValueError(f"extra_headers must be a dict, not {type(headers).__name__}")
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(str(name)) or (
+                isinstance(value, str) and not _HEADER_VALUE.fullmatch(value)
+            ):
+                raise ValueError(
+                    f"extra_headers[{name!r}] cannot be sent as an HTTP header: use printable "
+                    "ASCII, with no line breaks"
+                )
     tokens = params.get("max_output_tokens")
     if tokens is not None and (
         isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
