@@ -20,7 +20,7 @@ import anyio
 import openai
 from typing_extensions import Self
 
-from . import steps
+from . import logs, steps
 from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
 from .journal import Journal
 from .kinds import Kind
@@ -129,9 +129,10 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         )
 
     def _created(self, snapshot: Snapshot[S]) -> RunT:
-        run: RunT = self._run_type(
-            self._context, self.kind.run_id(snapshot.value), snapshot.value, sleep=self._sleep
-        )
+        run_id = self.kind.run_id(snapshot.value)
+        shown = self.kind.describe(snapshot.value)
+        logs.run_created(self.kind.resource, run_id, shown, snapshot.request_id)
+        run: RunT = self._run_type(self._context, run_id, snapshot.value, sleep=self._sleep)
         return run
 
     @overload

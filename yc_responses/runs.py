@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import openai
 
-from . import steps
+from . import logs, steps
 from .errors import YCResponsesError, add_note_once
 from .faults import cancel_refused, cancel_retryable, is_refusal
 from .kinds import Kind
@@ -78,6 +78,7 @@ class RunCore(Generic[S]):
         """The run's id: keep it to resume with ``attach(id)``."""
         self.snapshot = snapshot
         """The last snapshot seen from the server (``None`` before the first look)."""
+        self._request_id: str | None = None
 
     @property
     def status(self) -> RunStatus | None:
@@ -113,15 +114,16 @@ class RunCore(Generic[S]):
             on_status=on_status,
             resource=context.kind.resource,
         )
+        result = None
         if WaitStrategy(strategy) is WaitStrategy.STREAM and context.kind.streams:
             result = yield from self._listen_steps(loop)
-            if result is not None:
-                return result
-        first = None if self.snapshot is None else Snapshot(self.snapshot)
-        waited: AnyRunResult[S] = yield from steps.wait(
-            loop, self._look, clock=context.clock, wall_clock=context.wall_clock, first=first
-        )
-        return waited
+        if result is None:
+            first = None if self.snapshot is None else Snapshot(self.snapshot)
+            result = yield from steps.wait(
+                loop, self._look, clock=context.clock, wall_clock=context.wall_clock, first=first
+            )
+        logs.run_ended(context.kind.resource, self.id, result.status, self._request_id)
+        return result
 
     def _cancel_steps(self, timeout: float | None) -> Steps[AnyRunResult[S]]:
         context = self._context
@@ -145,7 +147,9 @@ class RunCore(Generic[S]):
 
         def parse(raw: Any) -> Snapshot[S]:
             snapshot = request.parse(raw)
-            self.snapshot = snapshot.value
+            self.snapshot, self._request_id = snapshot.value, snapshot.request_id
+            shown = self._context.kind.describe(snapshot.value)
+            logs.run_looked(self._context.kind.resource, self.id, shown, snapshot.request_id)
             return snapshot
 
         return Request(request.send, parse, request.limit)
