@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from yc_responses.uris import ModelURI, parse_model_uri
 
 from . import payloads
+from .iam import IamEmulator
 from .payloads import JSON, Status
 from .scenarios import ROUTES, Fault, InputMatcher, Outcome, Quotas, Route, input_matches
 
@@ -312,6 +313,8 @@ class EmulatorCore:
         self._dropped = 0
         self._created_by = "aje" + self._rng_token(17)
         self.set_quotas(quotas)
+        self.iam = IamEmulator(seed=seed)
+        """Service account keys, the exchange and the metadata service: tokens it issues work."""
 
     # --- scripting -------------------------------------------------------------------------
 
@@ -392,6 +395,10 @@ class EmulatorCore:
     def handle(self, request: Request) -> Reply:
         """Answer one request."""
         with self._lock:
+            now = self.clock()
+            answer = self.iam.handle(request, now=now, wall=self._wall(now))
+            if answer is not None:
+                return self._count(Reply(status=answer[0], body=answer[1]))
             route = route_of(request)
             if route is None:
                 return self._count(self._error(request, 404, f"no route for {request.path}"))
@@ -449,9 +456,9 @@ class EmulatorCore:
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if (
-            scheme.lower() not in ("bearer", "api-key")
-            or credential.strip() not in self._credentials
+        if scheme.lower() not in ("bearer", "api-key") or not (
+            credential.strip() in self._credentials
+            or self.iam.accepts(credential.strip(), self.clock())
         ):
             raise _HTTPError(401, "the API key or IAM token is missing, unknown or expired")
 

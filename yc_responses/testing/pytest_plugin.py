@@ -16,11 +16,15 @@ Fixtures (fresh for every test):
   (``background_duration=0``); script ``Outcome.completed(after=...)`` for longer runs.
 * ``yc_client`` / ``async_yc_client``: clients bound to the emulator.
 * ``yc_emulator_options``: override it to pass other arguments to the emulator.
+* ``yc_service_account_key``: the path of an authorized key's JSON file that
+  ``yc_emulator`` accepts (with ``YC_IAM_ENDPOINT=yc_emulator.iam_endpoint``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,7 +34,14 @@ if TYPE_CHECKING:
     from yc_responses.clock import ManualClock
     from yc_responses.testing.server import Emulator
 
-__all__ = ["async_yc_client", "yc_client", "yc_clock", "yc_emulator", "yc_emulator_options"]
+__all__ = [
+    "async_yc_client",
+    "yc_client",
+    "yc_clock",
+    "yc_emulator",
+    "yc_emulator_options",
+    "yc_service_account_key",
+]
 
 
 @pytest.fixture
@@ -74,3 +85,16 @@ def yc_client(yc_emulator: Emulator) -> Iterator[YandexOpenAI]:
 def async_yc_client(yc_emulator: Emulator) -> AsyncYandexOpenAI:
     """An :class:`~yc_responses.AsyncYandexOpenAI` bound to ``yc_emulator``."""
     return yc_emulator.async_client()
+
+
+@pytest.fixture
+def yc_service_account_key(yc_emulator: Emulator, tmp_path: Path) -> Path:
+    """An authorized key's JSON file, registered with ``yc_emulator`` (needs ``[auth]``)::
+
+    def test_key(yc_service_account_key, yc_emulator, monkeypatch):
+        monkeypatch.setenv("YC_SERVICE_ACCOUNT_KEY_FILE", str(yc_service_account_key))
+        monkeypatch.setenv("YC_IAM_ENDPOINT", yc_emulator.iam_endpoint)
+    """
+    path = tmp_path / "authorized_key.json"
+    path.write_text(json.dumps(yc_emulator.iam.new_key()), encoding="utf-8")
+    return path
