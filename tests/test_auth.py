@@ -418,3 +418,30 @@ def test_metadata_service_asks_only_where_told(yc_emulator: Emulator) -> None:
     assert credentials.authorization().startswith("Bearer t1.")
     assert yc_emulator.iam.metadata_requests == 1
     assert repr(credentials) == f"MetadataService(address={yc_emulator.metadata_addr!r})"
+
+
+def test_a_failed_renewal_keeps_the_token_in_hand_while_it_is_good(yc_emulator: Emulator) -> None:
+    yc_emulator.iam.token_lifetime = LIFETIME
+    clock = ManualClock()
+    key = yc_emulator.iam.new_key()
+    credentials = ServiceAccountKey(key, iam_endpoint=yc_emulator.iam_endpoint, clock=clock)
+    first = credentials.authorization()
+    clock.advance(0.8 * LIFETIME)  # renewal is due
+    yc_emulator.stop()  # and IAM cannot be reached
+    assert credentials.authorization() == first
+    clock.advance(0.15 * LIFETIME)  # too close to expiry to be sent
+    with pytest.raises(CredentialsError, match="could not be reached"):
+        credentials.authorization()
+
+
+def test_iam_endpoint_keyword_and_copy_with_other_credentials(
+    monkeypatch: pytest.MonkeyPatch, yc_emulator: Emulator, yc_service_account_key: Path
+) -> None:
+    monkeypatch.setenv("YC_SERVICE_ACCOUNT_KEY_FILE", str(yc_service_account_key))
+    client = yc_emulator.client(api_key=None, iam_endpoint=yc_emulator.iam_endpoint)
+    assert client.models.list().data
+    assert yc_emulator.iam.exchanges == 1
+    with_key = client.copy(credentials=ApiKey(yc_emulator.api_key))
+    assert with_key.models.list().data
+    assert (with_key.yandex.auth, client.yandex.auth) == ("api_key", "iam_token")
+    assert yc_emulator.iam.exchanges == 1

@@ -11,7 +11,8 @@ Providers that exchange something for an IAM token (:class:`ServiceAccountKey`,
 :class:`MetadataService`, :class:`YandexCLI`) cache it and get a new one before it
 expires: after three quarters of the token's own lifetime, and at least every hour.
 One refresh runs at a time, across threads and asyncio tasks; requests keep using the
-old token while it is still far from expiry. After a ``401`` the client asks for a
+old token while it is still far from expiry, and while renewing it fails (IAM down),
+until 90 % of its lifetime has passed. After a ``401`` the client asks for a
 new token once and sends the request again.
 
 No provider shows a secret: not in its repr, not in an error, not in a log record.
@@ -32,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +79,9 @@ _REFRESH_SHARE = 0.75
 
 _NEAR_EXPIRY_SHARE = 0.9
 """Past this share of its lifetime a token is not used while another thread renews it."""
+
+_RETRY_SECONDS = 60.0
+"""After a failed renewal, the token in hand is used this long before the next try."""
 
 _ASSUMED_LIFETIME = 12 * HOUR
 """The lifetime of a token that came with none (``yc iam create-token``)."""
@@ -334,7 +338,16 @@ class RefreshingCredentials(Credentials):
             if cached is not None and self._clock() < cached.refresh_at:
                 return cached.token
             sent = self._clock()
-            token, lifetime = self.fetch()
+            try:
+                token, lifetime = self.fetch()
+            except CredentialsError:
+                if cached is None or sent >= cached.unusable_at:
+                    raise
+                # the token in hand is still good: keep it, and try again in a while
+                retry_at = min(cached.unusable_at, sent + _RETRY_SECONDS)
+                self._cached = replace(cached, refresh_at=retry_at)
+                logger.debug("%r: renewing the IAM token failed; keeping the current one", self)
+                return cached.token
             if lifetime <= 0:
                 raise CredentialsError(
                     f"{self!r} got a token that has already expired: check this machine's "

@@ -303,9 +303,11 @@ class YandexOpenAI(  # type: ignore[misc]
     Arguments win over ``YC_*`` environment variables, which win over a ``.env``
     file; ``OPENAI_*`` variables are never read. Pass ``api_key=`` or ``iam_token=``
     (a string, or a function returning a fresh token, called on every request
-    attempt), ``folder_id=`` (``project=`` is accepted too, as in the official
-    client) and optionally ``base_url=``. Every other keyword is the official
-    client's. ``client.yandex`` is the resolved configuration.
+    attempt) or ``credentials=`` (a provider of :mod:`yc_responses.auth`, such as
+    ``ServiceAccountKey("key.json")``), ``folder_id=`` (``project=`` is accepted too,
+    as in the official client) and optionally ``base_url=``, ``iam_endpoint=`` (for
+    ``YC_SERVICE_ACCOUNT_KEY_FILE``) and ``data_logging=False``. Every other keyword
+    is the official client's. ``client.yandex`` is the resolved configuration.
     """
 
     @cached_property
