@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import openai
 import pytest
 
 from tests.test_client import FOLDER, KEY, Wire, make_async, make_sync
@@ -196,7 +197,7 @@ def test_no_secret_in_reprs_logs_or_error_chains(
     yc_emulator.iam.revoke_all()
     client.models.list()
     credentials = client.yandex.credentials
-    secrets = [*credentials.secrets()]
+    secrets = [*yc_emulator.iam.issued]
     private_key = json.loads(yc_service_account_key.read_text())["private_key"]
     if isinstance(credentials, ServiceAccountKey):
         secrets += [private_key, credentials.jwt()]
@@ -206,7 +207,7 @@ def test_no_secret_in_reprs_logs_or_error_chains(
     shown += [record.getMessage() for record in caplog.records]
 
     yc_emulator.stop()  # the next renewal fails
-    assert credentials.invalidate(f"Bearer {[*credentials.secrets()][-1]}")
+    assert credentials.invalidate(f"Bearer {yc_emulator.iam.issued[-1]}")
     with pytest.raises(CredentialsError) as caught:
         client.with_options(max_retries=0).models.list()
     error: BaseException | None = caught.value
@@ -445,3 +446,11 @@ def test_iam_endpoint_keyword_and_copy_with_other_credentials(
     assert with_key.models.list().data
     assert (with_key.yandex.auth, client.yandex.auth) == ("api_key", "iam_token")
     assert yc_emulator.iam.exchanges == 1
+
+
+def test_the_emulator_accepts_only_tokens_it_issued(yc_emulator: Emulator) -> None:
+    made_up = yc_emulator.client(api_key=None, iam_token="t1.emulator.made-up", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        made_up.models.list()
+    issued = MetadataService(yc_emulator.metadata_addr).authorization().removeprefix("Bearer ")
+    assert yc_emulator.client(api_key=None, iam_token=issued).models.list().data

@@ -129,13 +129,17 @@ class Credentials:
         """
         return False
 
-    def secrets(self) -> Iterable[str]:
+    def foundation_models_authorization(self) -> str | None:
+        """The ``completionAsync`` API's own header value, if it differs (API keys)."""
+        return None
+
+    def _secrets(self) -> Iterable[str]:
         """Every secret this provider knows, so that text can be cleaned of them."""
         return ()
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this provider replaced by ``***``."""
-        for secret in self.secrets():
+        for secret in self._secrets():
             if len(secret) >= _SHORTEST_REDACTED:
                 text = text.replace(secret, "***")
         return text
@@ -172,13 +176,11 @@ class ApiKey(Credentials):
     def authorization(self) -> str:
         return f"Bearer {self._key}"
 
-    def secrets(self) -> Iterable[str]:
+    def _secrets(self) -> Iterable[str]:
         return (self._key,)
 
-    @property
-    def key(self) -> str:
-        """The key itself (for the ``Api-Key`` header of the ``completionAsync`` API)."""
-        return self._key
+    def foundation_models_authorization(self) -> str | None:
+        return f"Api-Key {self._key}"
 
 
 class IamToken(Credentials):
@@ -192,7 +194,7 @@ class IamToken(Credentials):
     def authorization(self) -> str:
         return f"Bearer {self._token}"
 
-    def secrets(self) -> Iterable[str]:
+    def _secrets(self) -> Iterable[str]:
         return (self._token,)
 
 
@@ -227,7 +229,7 @@ class TokenFunction(Credentials):
     def invalidate(self, authorization: str) -> bool:
         return True
 
-    def secrets(self) -> Iterable[str]:
+    def _secrets(self) -> Iterable[str]:
         return tuple(self._issued)
 
     def _accept(self, value: object) -> str:
@@ -266,7 +268,7 @@ class EnvToken(Credentials):
     def invalidate(self, authorization: str) -> bool:
         return True
 
-    def secrets(self) -> Iterable[str]:
+    def _secrets(self) -> Iterable[str]:
         return tuple(self._issued)
 
     def __repr__(self) -> str:
@@ -385,7 +387,7 @@ class RefreshingCredentials(Credentials):
                 logger.debug("%r: the service refused the IAM token; getting a new one", self)
         return True
 
-    def secrets(self) -> Iterable[str]:
+    def _secrets(self) -> Iterable[str]:
         return tuple(self._issued)
 
     def _failure(self, what: str, check: str) -> CredentialsError:

@@ -89,8 +89,9 @@ class YandexConfig:
         IAM token nothing more, so that the client's own ``Bearer`` header applies.
         """
         headers = {"x-folder-id": self.folder_id}
-        if isinstance(self._credentials, ApiKey):
-            headers["Authorization"] = f"Api-Key {self._credentials.key}"
+        authorization = self._credentials.foundation_models_authorization()
+        if authorization is not None:
+            headers["Authorization"] = authorization
         return headers
 
     def request_headers(self) -> dict[str, str]:

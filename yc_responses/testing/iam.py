@@ -83,6 +83,8 @@ class IamEmulator:
         self.token_lifetime = token_lifetime
         self.exchanges = 0
         self.metadata_requests = 0
+        self.issued: list[str] = []
+        """Every token given out, in order: a test checks that none of them leaks."""
         self._keys: dict[str, _Key] = {}
         self._tokens: dict[str, float] = {}
         self._rng = random.Random(seed)  # noqa: S311 (ids, not security)
@@ -204,6 +206,7 @@ class IamEmulator:
         with self._lock:
             token = "t1.emulator." + self._token(40)
             self._tokens[token] = now + self.token_lifetime
+            self.issued.append(token)
         return token
 
     def _token(self, length: int) -> str:
