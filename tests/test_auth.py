@@ -454,3 +454,21 @@ def test_the_emulator_accepts_only_tokens_it_issued(yc_emulator: Emulator) -> No
         made_up.models.list()
     issued = MetadataService(yc_emulator.metadata_addr).authorization().removeprefix("Bearer ")
     assert yc_emulator.client(api_key=None, iam_token=issued).models.list().data
+
+
+@pytest.mark.parametrize(("lifetime", "renewed_after"), [(600.0, 450.0), (12 * 3600.0, 3600.0)])
+def test_renewal_after_three_quarters_of_the_lifetime_and_at_least_hourly(
+    yc_emulator: Emulator, lifetime: float, renewed_after: float
+) -> None:
+    yc_emulator.iam.token_lifetime = lifetime
+    clock = yc_emulator.clock
+    assert isinstance(clock, ManualClock)
+    credentials = ServiceAccountKey(
+        yc_emulator.iam.new_key(), iam_endpoint=yc_emulator.iam_endpoint, clock=clock
+    )
+    first = credentials.authorization()
+    clock.advance(renewed_after - 1)
+    assert credentials.authorization() == first
+    clock.advance(2)
+    assert credentials.authorization() != first
+    assert yc_emulator.iam.exchanges == 2

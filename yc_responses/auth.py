@@ -296,6 +296,22 @@ def _schedule(token: str, sent: float, lifetime: float) -> _Cached:
     )
 
 
+_Due = Literal["fresh", "renew", "renew and wait"]
+
+
+def _due(cached: _Cached | None, now: float) -> _Due:
+    """What a request must do about the cached token at ``now``.
+
+    ``"fresh"``: send it. ``"renew"``: renew it, unless another thread is already at
+    it (then send it). ``"renew and wait"``: there is none fit to send; wait for one.
+    """
+    if cached is not None and now < cached.refresh_at:
+        return "fresh"
+    if cached is not None and now < cached.unusable_at:
+        return "renew"
+    return "renew and wait"
+
+
 class RefreshingCredentials(Credentials):
     """A provider whose tokens are fetched, cached and renewed before they expire.
 
@@ -326,18 +342,19 @@ class RefreshingCredentials(Credentials):
         return self._wall0 + (self._clock() - self._t0)
 
     def token(self) -> str:
-        """The cached token, renewed first if it is due (the one pure decision)."""
+        """The cached token, renewed first when :func:`_due` says so (blocking)."""
         cached = self._cached
-        now = self._clock()
-        if cached is not None and now < cached.refresh_at:
+        due = _due(cached, self._clock())
+        if due == "fresh":
+            assert cached is not None
             return cached.token
-        usable = cached is not None and now < cached.unusable_at
-        if not self._lock.acquire(blocking=not usable):
+        if not self._lock.acquire(blocking=due == "renew and wait"):
             assert cached is not None
             return cached.token  # another thread is renewing it; this one is still good
         try:
             cached = self._cached
-            if cached is not None and self._clock() < cached.refresh_at:
+            if _due(cached, self._clock()) == "fresh":
+                assert cached is not None
                 return cached.token
             sent = self._clock()
             try:
@@ -374,8 +391,9 @@ class RefreshingCredentials(Credentials):
 
     async def async_authorization(self) -> str:
         cached = self._cached
-        if cached is not None and self._clock() < cached.refresh_at:
+        if cached is not None and _due(cached, self._clock()) == "fresh":
             return f"Bearer {cached.token}"
+        # the renewal does blocking I/O under a lock shared with threads: run it in one
         token = await anyio.to_thread.run_sync(self.token)
         return f"Bearer {token}"
 

@@ -35,6 +35,8 @@ _MAX_JWT_SECONDS = 3600
 _CLOCK_LEEWAY = 60
 """Seconds a JWT's ``iat`` may be ahead of the emulator's time."""
 
+_EXTRA = "PyJWT and cryptography: pip install 'yc-responses[auth]'"
+
 Answer = tuple[int, dict[str, Any]]
 """An HTTP status and a JSON body."""
 
@@ -107,8 +109,11 @@ class IamEmulator:
         >>> sorted(key)
         ['id', 'key_algorithm', 'private_key', 'public_key', 'service_account_id']
         """
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+        except ImportError:
+            raise ImportError(f"service account keys need {_EXTRA}") from None
 
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         private_pem = private.private_bytes(
@@ -167,7 +172,10 @@ class IamEmulator:
         return None
 
     def _exchange(self, body: bytes, now: float, wall: float) -> Answer:
-        import jwt
+        try:
+            import jwt
+        except ImportError:
+            return _error(501, f"the emulator's token exchange needs {_EXTRA}")
 
         try:
             assertion = json.loads(body)["jwt"]
