@@ -472,3 +472,19 @@ def test_renewal_after_three_quarters_of_the_lifetime_and_at_least_hourly(
     clock.advance(2)
     assert credentials.authorization() != first
     assert yc_emulator.iam.exchanges == 2
+
+
+def test_openai_agents_default_client_hands_its_tracing_no_yandex_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agents = pytest.importorskip("agents")
+    from agents.models import _openai_shared
+    from agents.tracing.processors import default_exporter
+
+    exporter = default_exporter()
+    monkeypatch.setattr(exporter, "_api_key", exporter._api_key)
+    monkeypatch.setattr(_openai_shared, "_default_openai_client", None)
+    client = AsyncYandexOpenAI(api_key=KEY, folder_id=FOLDER)
+    agents.set_default_openai_client(client)  # use_for_tracing=True: copies client.api_key
+    assert _openai_shared.get_default_openai_client() is client
+    assert not exporter.api_key  # nothing to post to api.openai.com (OPENAI_API_KEY unset)
