@@ -70,7 +70,7 @@ class YandexConfig:
     """The host polled for operations (``YC_OPERATION_BASE_URL``)."""
     data_logging: bool = True
     """``False``: every request asks the service not to log its data (``YC_DATA_LOGGING``)."""
-    _credentials: Credentials = field(default_factory=lambda: _NO_CREDENTIALS, compare=False)
+    _credentials: Credentials = field(default_factory=lambda: _NO_CREDENTIALS)
 
     @property
     def auth(self) -> AuthKind:
