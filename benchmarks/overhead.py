@@ -105,7 +105,7 @@ def _process(seed: int) -> Iterator[Connection]:
                     f"the emulator process exited before it was ready ({process.wait()}): "
                     f"run `{' '.join(command)}` by hand to see why\n{error}"
                 )
-            name, sep, value = line.strip().partition("=")
+            name, sep, value = line.strip().removeprefix("export ").partition("=")
             if sep and name.startswith("YC_"):
                 found[name] = value
         yield Connection(found["YC_BASE_URL"], found["YC_API_KEY"], found["YC_FOLDER_ID"])

@@ -8,6 +8,7 @@ same checks.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -16,6 +17,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,14 +36,17 @@ from yc_responses import (
     Failed,
     Incomplete,
     Journal,
+    JournalError,
+    JournalInUseError,
     JournalMismatchError,
     PollPolicy,
     Quotas,
     RunLookupError,
     RunTimeoutError,
     YandexOpenAI,
+    YCResponsesError,
 )
-from yc_responses.batch import WINDOW_MARGIN, RateLimiter
+from yc_responses.batch import WINDOW_MARGIN, RateLimiter, UnreadableAnswerError, fingerprint
 from yc_responses.testing import Emulator, Fault, ManualClock, Outcome, Route
 
 Mapper = Callable[..., list[Any]]
@@ -682,3 +687,202 @@ def test_a_killed_batch_resumes_without_a_single_duplicate(tmp_path: Path) -> No
     results = json.loads(out.read_text())
     expected = [f"fast {i}" for i in range(5)] + [f"slow {i}" for i in range(5, 30)]
     assert results == [["completed", f"Emulated answer to: {p}"] for p in expected]
+
+
+# --- odd answers and odd inputs -------------------------------------------------------
+
+POISONED_STATUS: dict[str, Callable[[str], Any]] = {
+    "no output": lambda run_id: {
+        "id": run_id,
+        "object": "response",
+        "status": "completed",
+        "output": None,
+    },
+    "html": lambda run_id: "<html><body>502 Bad Gateway</body></html>",
+    "json array": lambda run_id: [{"id": run_id}],
+    "another run": lambda run_id: {"id": "resp_someone_else", "status": "completed", "output": []},
+}
+
+
+def _poison(emulator: Emulator, marker: bytes, answer: Callable[[Any, str], Any]) -> list[str]:
+    """Replace the emulator's answers about the run of the input holding ``marker``:
+    ``answer(reply, run_id)`` gives the new body (``reply.body`` as is: no change)."""
+    original = emulator.core.handle
+    poisoned: list[str] = []
+
+    def handle(request: Any) -> Any:
+        reply = original(request)
+        if request.method == "POST" and marker in request.body and isinstance(reply.body, dict):
+            poisoned.append(reply.body["id"])
+        run_id = next((p for p in poisoned if request.path.endswith(p)), None)
+        if (request.method == "POST" and marker in request.body) or run_id is not None:
+            reply.body = answer(reply, run_id or "")
+        return reply
+
+    emulator.core.handle = handle  # type: ignore[method-assign]
+    return poisoned
+
+
+@pytest.mark.parametrize("kind", sorted(POISONED_STATUS))
+def test_a_status_answer_that_cannot_be_read_is_that_inputs_error(
+    emulator: Emulator, clock: ManualClock, driver: str, tmp_path: Path, kind: str
+) -> None:
+    make = POISONED_STATUS[kind]
+    poisoned = _poison(
+        emulator, b"poison", lambda reply, run_id: make(run_id) if run_id else reply.body
+    )
+    inputs = [f"prompt {i}" for i in range(30)]
+    inputs[17] = "poison 17"
+    journal = tmp_path / "batch.sqlite"
+    run = make_mapper(emulator, clock, "background", driver)
+
+    results = run(inputs, journal=journal, return_exceptions=True)
+
+    error = results[17]
+    assert isinstance(error, UnreadableAnswerError)
+    assert isinstance(error, YCResponsesError)
+    assert (error.key, error.response_id) == ("17", poisoned[0])
+    assert error.raw is not None
+    assert all(isinstance(r, Completed) for i, r in enumerate(results) if i != 17)
+    requests = sum(emulator.stats.requests.values())
+
+    again = run(inputs, journal=journal, return_exceptions=True)  # a rerun ends the same way
+
+    assert isinstance(again[17], UnreadableAnswerError)
+    assert again[17].response_id == poisoned[0]
+    assert [r.output_text for i, r in enumerate(again) if i != 17] == [
+        r.output_text for i, r in enumerate(results) if i != 17
+    ]
+    assert sum(emulator.stats.requests.values()) == requests  # all read from the journal
+
+
+def test_a_creation_answer_without_an_id_is_that_inputs_error_and_not_resent(
+    emulator: Emulator, clock: ManualClock, driver: str, tmp_path: Path
+) -> None:
+    def without_id(reply: Any, run_id: str) -> Any:
+        if run_id or not isinstance(reply.body, dict):
+            return reply.body
+        return {k: v for k, v in reply.body.items() if k != "id"}
+
+    _poison(emulator, b"poison", without_id)
+    inputs = ["first", "poison", "third"]
+    journal = tmp_path / "batch.sqlite"
+    run = make_mapper(emulator, clock, "background", driver)
+
+    with pytest.raises(BatchError) as raised:
+        run(inputs, journal=journal)
+    error = raised.value.errors[1]
+    assert isinstance(error, UnreadableAnswerError)
+    assert error.response_id is None
+    assert "the creation answer cannot be read" in str(error)
+    assert isinstance(raised.value.results[0], Completed)
+    assert isinstance(raised.value.results[2], Completed)
+
+    again = run(inputs, journal=journal, return_exceptions=True, resubmit_ambiguous=True)
+    assert isinstance(again[1], UnreadableAnswerError)
+    assert emulator.stats.creations == 3  # answered once: never sent again
+
+
+def test_an_operation_the_library_cannot_read_is_that_inputs_error(
+    emulator: Emulator, clock: ManualClock, driver: str, tmp_path: Path
+) -> None:
+    _poison(
+        emulator,
+        b"poison",
+        lambda reply, run_id: {"id": run_id, "done": "maybe"} if run_id else reply.body,
+    )
+    journal = tmp_path / "batch.sqlite"
+    run = make_mapper(emulator, clock, "deferred", driver)
+    inputs = ["one", "poison", "three"]
+    results = run(inputs, journal=journal, return_exceptions=True)
+    assert isinstance(results[1], UnreadableAnswerError)
+    assert results[1].raw == {"id": results[1].response_id, "done": "maybe"}
+    assert isinstance(results[0], Completed)
+    assert isinstance(results[2], Completed)
+    with Journal(journal) as saved:
+        entry = saved.entry("1")
+    assert entry is not None
+    assert entry.status == "error"  # recorded as finished: a rerun does not ask again
+    looks = emulator.stats.requests["operations.get"]
+    again = run(inputs, journal=journal, return_exceptions=True)
+    assert isinstance(again[1], UnreadableAnswerError)
+    assert emulator.stats.requests["operations.get"] == looks
+
+
+class TickingClock(ManualClock):
+    """A manual clock that moves on a little at every reading: time passes while the
+    sync driver waits for requests that do not answer (it never sleeps then)."""
+
+    def __call__(self) -> float:
+        return self.advance(0.01)
+
+
+def test_hung_creations_do_not_hold_up_the_looks_at_runs_going() -> None:
+    clock = TickingClock()
+    released = threading.Event()
+    timed_out: list[str] = []
+
+    with Emulator(clock=clock, background_duration=0.0) as emulator:
+        original = emulator.core.handle
+
+        def handle(request: Any) -> Any:
+            hangs = request.method == "POST" and b"hang" in request.body
+            if hangs and not released.wait(timeout=10):  # a creation that does not answer
+                timed_out.append(request.body.decode())
+            return original(request)
+
+        emulator.core.handle = handle  # type: ignore[method-assign]
+
+        def release_when_the_others_are_done(progress: BatchProgress) -> None:
+            if progress.counts.get("completed", 0) == 8:
+                released.set()
+
+        inputs = [f"ok {i}" for i in range(8)] + [f"hang {i}" for i in range(16)]
+        results = make_mapper(emulator, clock, "background", "sync")(
+            inputs,
+            concurrency=len(inputs),
+            policy=PollPolicy.fixed(0.01),
+            quotas=Quotas(),  # no client-side pacing of creations: every slot fills at once
+            progress=release_when_the_others_are_done,
+        )
+    assert timed_out == []  # the 8 finished while the creations after them hung
+    assert all(isinstance(r, Completed) for r in results)
+
+
+def test_an_input_with_a_lone_surrogate_has_a_fingerprint() -> None:
+    assert fingerprint({"input": "\ud800"}) != fingerprint({"input": "\ud801"})
+    assert fingerprint({"input": "Hi", "model": "yandexgpt"}) == (  # unchanged by the fix
+        hashlib.sha256(b'{"input": "Hi", "model": "yandexgpt"}').hexdigest()
+    )
+
+
+def test_a_journal_in_a_read_only_folder_is_refused_before_anything_is_sent(
+    emulator: Emulator, run_map: Mapper, tmp_path: Path
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(JournalError, match="writable folder"):
+            run_map(["a"], journal=folder / "batch.sqlite")
+    finally:
+        folder.chmod(0o755)
+    assert emulator.stats.creations == 0
+
+
+def test_a_journal_in_use_by_another_batch_is_refused(
+    emulator: Emulator, run_map: Mapper, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.sqlite"
+    with Journal(journal), pytest.raises(JournalInUseError) as raised:
+        run_map(["a"], journal=journal)
+    assert raised.value.pid == os.getpid()
+    assert emulator.stats.creations == 0
+
+
+def test_a_key_no_journal_can_store_is_refused_before_anything_is_sent(
+    emulator: Emulator, run_map: Mapper
+) -> None:
+    with pytest.raises(ValueError, match="lone surrogate at input 1"):
+        run_map(["a", "b"], keys=["fine", "bad \ud800"])
+    assert emulator.stats.creations == 0

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import socket
+import sqlite3
+import stat
 import subprocess
 import sysconfig
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ import pytest
 from yc_responses import (
     AmbiguousSubmissionError,
     Deferred,
+    Journal,
     YandexOpenAI,
 )
 from yc_responses.cli import BatchLine, main, output_record, parse_batch_lines
@@ -179,7 +185,7 @@ def test_status_looks_once_at_a_running_run(
     yc_emulator.script(Outcome.never())
     run = client.background.create(model="yandexgpt", input="Hi")
     code, out, err = cli("status", run.id)
-    assert (code, out) == (0, "status: in_progress\n")
+    assert (code, out) == (1, "status: in_progress\n")
     assert f"yc-responses status {run.id} --wait" in err
     assert yc_emulator.stats.requests["responses.retrieve"] == 1
 
@@ -209,7 +215,7 @@ def test_status_of_an_operation_of_the_older_api(
 ) -> None:
     yc_emulator.script(Outcome.completed("Быть или не быть", after=30))
     operation = client.deferred.create(model="yandexgpt-lite", messages="To be, or not to be")
-    assert cli("status", operation.id, "--deferred")[:2] == (0, "status: in_progress\n")
+    assert cli("status", operation.id, "--deferred")[:2] == (1, "status: in_progress\n")
     code, out, _ = cli("status", operation.id, "--deferred", "--wait")
     assert (code, out) == (0, "status: completed\nБыть или не быть\n")
 
@@ -335,9 +341,7 @@ def test_the_emulator_command_is_the_emulators_own(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_emulator_command_has_the_emulators_help(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["emulator", "--help"])
-    assert exited.value.code == 0
+    assert main(["emulator", "--help"]) == 0
     out = capsys.readouterr().out
     assert "yc-responses emulator" in out
     assert "--background-duration" in out
@@ -380,15 +384,16 @@ def test_valid_lines_keep_their_keywords_and_get_keys() -> None:
     [
         ("{not json", "not JSON"),
         ('["Hi"]', "not a JSON object but a list"),
-        ('{"question": "Hi"}', "unknown field 'question'"),
+        ('{"question": "Hi"}', "takes no 'question'"),
         ('{"instructions": "Be brief"}', 'no "input"'),
-        ('{"input": 42}', "input must be a string or a list of messages, not a number"),
+        ('{"input": 42}', "input must be a string or a list of messages, not int"),
         ('{"input": ""}', "input is empty"),
-        ('{"input": "Hi", "stream": true}', "'stream' is not allowed"),
-        ('{"input": "Hi", "background": true}', "'background' is not allowed"),
-        ('{"input": "Hi", "timeout": 5}', "'timeout' is not allowed"),
+        ('{"input": "Hi", "stream": true}', "stream=True is not supported"),
+        ('{"input": "Hi", "background": false}', "always sets background=True"),
+        ('{"input": "Hi", "temperature": 3}', "temperature must be a number from 0 to 1"),
+        ('{"input": "Hi", "model": "yandex gpt"}', "malformed model name 'yandex gpt'"),
         ('{"input": "Hi", "key": 7}', "key must be a non-empty string, not a number"),
-        ('{"input": "Hi", "model": ""}', "model must be a model name"),
+        ('{"input": "Hi", "model": ""}', "malformed model name ''"),
     ],
 )
 def test_invalid_lines_say_why(line: str, problem: str) -> None:
@@ -446,16 +451,16 @@ def test_deferred_lines_take_messages_or_an_input_string() -> None:
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        ('{"input": "Hi", "instructions": "x"}', "unknown field 'instructions'"),
+        ('{"input": "Hi", "instructions": "x"}', "takes no 'instructions'"),
         ('{"input": "Hi", "messages": []}', "not both"),
         ('{"temperature": 0.1}', "not both"),
         ('{"input": ["Hi"]}', "input must be a non-empty string"),
-        ('{"messages": "Hi"}', "messages must be a list"),
+        ('{"messages": 7}', "a string or a list of messages"),
         ('{"messages": [{"text": "Hi"}]}', "needs a 'role'"),
         ('{"input": "Hi", "temperature": 3}', "temperature must be between 0 and 1"),
         ('{"input": "Hi", "temperature": "hot"}', "temperature must be a number"),
         ('{"input": "Hi", "max_tokens": 0}', "max_tokens must be a positive int"),
-        ('{"input": "Hi", "reasoning_mode": 1}', "reasoning_mode must be a string"),
+        ('{"input": "Hi", "reasoning_mode": 1}', "reasoning_mode must be"),
     ],
 )
 def test_invalid_deferred_lines_say_why(line: str, problem: str) -> None:
@@ -574,9 +579,9 @@ def test_a_batch_of_invalid_lines_sends_nothing(
 ) -> None:
     source = _write(tmp_path / "in.jsonl", "{oops", "", '{"input": "Hi", "stream": true}')
     code, out, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")
     assert f"{source}:1: not JSON" in err
-    assert f"{source}:3: 'stream' is not allowed" in err
+    assert f"{source}:3: stream=True is not supported" in err
     assert "2 lines in" in err
     assert "2 invalid" in err
     assert [(r["line"], r["status"]) for r in _read(tmp_path / "out.jsonl")] == [
@@ -617,7 +622,7 @@ def test_a_batch_that_cannot_finish_well_sends_nothing(
 
 
 def test_output_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
-    from yc_responses.cli import _write_atomically
+    from yc_responses.cli.batch_files import write_atomically
 
     target = tmp_path / "out.jsonl"
 
@@ -626,9 +631,9 @@ def test_output_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        _write_atomically(str(target), records())
+        write_atomically(str(target), records())
     assert list(tmp_path.iterdir()) == []
-    _write_atomically(str(target), [{"key": "1"}, {"key": "2"}])
+    write_atomically(str(target), [{"key": "1"}, {"key": "2"}])
     assert _read(target) == [{"key": "1"}, {"key": "2"}]
     assert list(tmp_path.iterdir()) == [target]
 
@@ -682,7 +687,7 @@ def test_a_batch_of_mixed_outcomes(cli: Run, tmp_path: Path, yc_emulator: Emulat
     assert records["nomodel"]["error"]["code"] == "NotFoundError"
     assert records["nomodel"]["response_id"] is None
     assert records["8"]["output_text"] == "Emulated answer to: Hi from a list"
-    assert f"{source}:6: unknown field 'inptu'" in err
+    assert f"{source}:6: responses.create() takes no 'inptu'" in err
     assert "7 lines in" in err
     assert "2 completed, 1 failed, 2 incomplete, 1 invalid, 1 error" in err
     assert f"wrote {output}" in err
@@ -797,7 +802,7 @@ def test_a_changed_input_under_the_same_journal_is_refused(
     code, _, err = cli(
         "batch", str(_write(tmp_path / "in.jsonl", '{"input": "other"}')), str(output)
     )
-    assert code == 1
+    assert code == 2
     assert "holds another input under key '1'" in err
     assert yc_emulator.stats.creations == 1
 
@@ -809,7 +814,7 @@ def test_a_file_that_is_not_a_journal_is_refused(
     (tmp_path / "out.jsonl.journal").write_text("not a database " * 20, encoding="utf-8")
     code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
     assert code == 2
-    assert "is not a batch journal" in err
+    assert re.search(r"is not a (batch|readable) journal", err)
     assert yc_emulator.stats.creations == 0
 
 
@@ -871,3 +876,292 @@ def test_the_installed_command_runs_the_example_batch_on_its_emulator(tmp_path: 
     assert len(records) == len(parse_batch_lines(EXAMPLES.joinpath("prompts.jsonl").open()))
     assert {r["status"] for r in records} == {"completed"}
     assert (tmp_path / "answers.jsonl.journal").exists()
+
+
+# --- odd input and odd places: one line and the documented exit code, never a traceback -----
+
+
+def test_a_malformed_model_name_is_one_line_and_sends_nothing(
+    cli: Run, yc_emulator: Emulator
+) -> None:
+    for argv in (["run"], ["run", "--background"]):
+        code, out, err = cli(*argv, "--model", "yandex gpt", "hi")
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert "malformed model name 'yandex gpt'" in err
+    assert yc_emulator.stats.creations == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["status", ""], "the id is empty"),
+        (["cancel", "  ", "--deferred"], "the id is empty"),
+        (["run", "--timeout", "inf", "hi"], "must be a finite number of seconds"),
+        (["run", "--timeout", "nan", "hi"], "must be a finite number of seconds"),
+        (["batch", "in.jsonl", "out.jsonl", "--run-timeout=inf"], "finite"),
+    ],
+)
+def test_unusable_arguments_are_usage_errors(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert problem in err
+    assert "Traceback" not in err
+
+
+def test_the_status_help_says_what_each_exit_code_means(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["status", "--help"])
+    out = capsys.readouterr().out
+    assert "0 the run completed" in out
+    assert "still going" in out
+
+
+def test_an_emulator_that_cannot_start_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for bad, said in (("99999", "99999 is not a port"), (str(port), "cannot listen")):
+            assert main(["emulator", "--port", bad]) == 2
+            err = capsys.readouterr().err
+            assert said in err
+            assert err.strip().splitlines()[-1].startswith("yc-responses emulator:")
+            assert "Traceback" not in err
+
+
+def test_ctrl_c_while_starting_up_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("yc_responses.testing.Emulator.start", interrupted)
+    assert main(["--emulator", "run", "Hi"]) == 130
+    err = capsys.readouterr().err
+    assert err == "yc-responses: interrupted.\n"
+
+
+def test_debug_shows_the_traceback_behind_the_line(
+    client: YandexOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--debug", "status", "resp_nope"], client=client) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1].startswith("yc-responses: error: not found (HTTP 404")
+
+
+@pytest.mark.parametrize(
+    ("settings", "argv", "host", "variable"),
+    [
+        (
+            {"base_url": "http://127.0.0.1:1/v1"},
+            ["run", "--background", "Hi"],
+            "127.0.0.1:1",
+            "YC_BASE_URL",
+        ),
+        (
+            {"base_url": "http://no-such-host.invalid/v1"},
+            ["run", "Hi"],
+            "no-such-host.invalid",
+            "YC_BASE_URL",
+        ),
+        (
+            {"operation_base_url": "http://127.0.0.1:1"},
+            ["status", "d7qsomething", "--deferred"],
+            "127.0.0.1:1",
+            "YC_OPERATION_BASE_URL",
+        ),
+    ],
+)
+def test_an_unreachable_host_is_named_at_once(
+    cli: Run,
+    yc_emulator: Emulator,
+    yc_clock: ManualClock,
+    settings: dict[str, str],
+    argv: list[str],
+    host: str,
+    variable: str,
+) -> None:
+    with yc_emulator.client(max_retries=0, **settings) as unreachable:
+        _sleep_on(unreachable, yc_clock, yc_clock.sleep)
+        code, out, err = cli(*argv, bound=unreachable)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert f"cannot reach {host}" in err
+    assert variable in err
+
+
+@pytest.mark.parametrize(
+    ("settings", "flags", "variable"),
+    [
+        ({"base_url": "http://127.0.0.1:1/v1"}, [], "YC_BASE_URL"),
+        ({"llm_base_url": "http://127.0.0.1:1"}, ["--deferred"], "YC_LLM_BASE_URL"),
+    ],
+)
+def test_an_unreachable_host_stops_a_batch_naming_its_variable(
+    cli: Run,
+    tmp_path: Path,
+    yc_emulator: Emulator,
+    yc_clock: ManualClock,
+    settings: dict[str, str],
+    flags: list[str],
+    variable: str,
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    with yc_emulator.client(max_retries=0, **settings) as unreachable:
+        _sleep_on(unreachable, yc_clock, yc_clock.sleep)
+        code, _, err = cli(
+            "batch", str(source), str(tmp_path / "out.jsonl"), *flags, bound=unreachable
+        )
+    assert code == 2
+    assert "cannot reach 127.0.0.1:1" in err
+    assert variable in err
+
+
+def test_out_is_written_through_a_symlink_and_keeps_its_mode(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    target = tmp_path / "kept" / "answers.jsonl"
+    target.parent.mkdir()
+    target.write_text("old\n", encoding="utf-8")
+    target.chmod(0o640)
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(target)
+    assert cli("batch", str(source), str(link))[0] == 0
+    assert link.is_symlink()
+    assert [r["status"] for r in _read(target)] == ["completed"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["answers.jsonl"]
+
+
+def test_a_new_out_gets_the_usual_mode(cli: Run, tmp_path: Path, yc_emulator: Emulator) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    umask = os.umask(0o022)
+    try:
+        assert cli("batch", str(source), str(tmp_path / "out.jsonl"))[0] == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out.jsonl").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_out_that_is_not_a_regular_file_is_never_replaced(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator, kind: str
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    if kind == "fifo":
+        output = tmp_path / "out.fifo"
+        os.mkfifo(output)
+    else:
+        output = Path(os.devnull)
+    journal = tmp_path / "journal"
+    code, _, err = cli("batch", str(source), str(output), "--journal", str(journal))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "is not a regular file" in err
+    assert not stat.S_ISREG(output.stat().st_mode)
+    assert yc_emulator.stats.creations == 0
+
+
+def test_a_corrupted_journal_is_one_line_exit_2(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    journal = tmp_path / "out.jsonl.journal"
+    journal.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
+    assert code == 2
+    assert "journal" in err
+    assert "Traceback" not in err
+    assert yc_emulator.stats.creations == 0
+
+
+def test_a_journal_that_cannot_be_written_is_one_line_exit_2(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(path: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr("yc_responses.cli.batch_command.Journal", read_only)
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    code, _, err = cli("batch", str(source), str(tmp_path / "out.jsonl"))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"the journal {tmp_path / 'out.jsonl.journal'} cannot be used" in err
+    assert "attempt to write a readonly database" in err
+    assert yc_emulator.stats.creations == 0
+
+
+def test_a_journal_in_use_is_one_line_exit_2(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    source = _write(tmp_path / "in.jsonl", '{"input": "Hi"}')
+    output = tmp_path / "out.jsonl"
+    with Journal(f"{output}.journal"):  # another batch holds it
+        code, _, err = cli("batch", str(source), str(output))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert str(os.getpid()) in err
+    assert yc_emulator.stats.creations == 0
+
+
+def test_lines_nested_too_deeply_or_with_a_lone_surrogate_are_invalid(
+    cli: Run, tmp_path: Path, yc_emulator: Emulator
+) -> None:
+    deep = '{"input": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    source = _write(
+        tmp_path / "in.jsonl",
+        '{"input": "fine"}',
+        deep,
+        '{"key": "\\ud800", "input": "Hi"}',
+        '{"input": "\\udfff alone"}',
+    )
+    output = tmp_path / "out.jsonl"
+    code, _, err = cli("batch", str(source), str(output))
+    assert code == 1
+    assert f"{source}:2: nested too deeply" in err
+    assert f"{source}:3: holds a lone surrogate" in err
+    assert [(r["line"], r["status"]) for r in _read(output)] == [
+        (1, "completed"),
+        (2, "invalid"),
+        (3, "invalid"),
+        (4, "invalid"),
+    ]
+    assert yc_emulator.stats.creations == 1
+
+
+def test_a_lone_surrogate_given_as_text_is_invalid_too() -> None:
+    problems = _problems(['{"input": "\ud800"}', '{"input": "\\ud800"}', '{"input": "\\u00e9"}'])
+    assert problems[1] is not None
+    assert problems[1].startswith("holds a lone surrogate")
+    assert problems[2] == problems[1]
+    assert problems[3] is None
+
+
+def test_out_writing_survives_a_lone_surrogate(tmp_path: Path) -> None:
+    from yc_responses.cli.batch_files import write_atomically
+
+    target = tmp_path / "out.jsonl"
+    write_atomically(str(target), [{"key": "\ud800", "output_text": "Привет"}])
+    assert _read(target) == [{"key": "\ud800", "output_text": "Привет"}]
+    assert "Привет" in target.read_text(encoding="utf-8")
+
+
+def test_parse_batch_lines_takes_the_check_of_a_client(client: YandexOpenAI) -> None:
+    def check(item: Mapping[str, Any]) -> object:
+        return client.deferred.prepare_input(item, model="yandexgpt")
+
+    parsed = parse_batch_lines(
+        ['{"messages": "Hi"}', '{"messages": "Hi", "top_k": 3}'], check=check
+    )
+    assert parsed[0].problem is None
+    assert parsed[1].problem is not None
+    assert "takes no 'top_k'" in parsed[1].problem

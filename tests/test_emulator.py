@@ -19,7 +19,8 @@ from yc_responses.testing import (
     Outcome,
     Quotas,
 )
-from yc_responses.testing.__main__ import build_emulator
+from yc_responses.testing.__main__ import build_emulator, export_lines
+from yc_responses.testing.__main__ import main as emulator_main
 
 MODEL = f"gpt://{DEFAULT_FOLDER_ID}/yandexgpt/latest"
 _HTTP = httpx2.Client()
@@ -311,7 +312,6 @@ async def test_async_client_runs_a_background_job(
     done = await async_yc_client.responses.retrieve(job.id)
 
     assert done.output_text == "async answer"
-    await async_yc_client.close()
 
 
 # --- the service's checks ------------------------------------------------------------------------
@@ -567,12 +567,14 @@ def test_emulator_urls_and_repr_hide_the_key() -> None:
 
 def test_command_arguments_build_the_emulator() -> None:
     emu = build_emulator(["--port", "0", "--folder-id", "b1gcustom", "--quotas", "--seed", "3"])
+    strict = build_emulator(["--service-refusals"])
 
     assert (emu.port, emu.folder_id) == (0, "b1gcustom")
     assert emu.api_key.startswith("emulator-")
+    assert (emu.service_refusals, strict.service_refusals) == (False, True)
 
 
-def test_command_prints_how_to_connect_and_serves() -> None:
+def test_command_prints_export_lines_and_serves() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "yc_responses.testing", "--port", "0", "--api-key", "k-1"],
         stdout=subprocess.PIPE,
@@ -580,13 +582,57 @@ def test_command_prints_how_to_connect_and_serves() -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(4)]
-        base_url = lines[1].strip().removeprefix("YC_BASE_URL=")
-        reply = httpx2.get(f"{base_url}/models", headers={"Authorization": "Bearer k-1"})
+        lines = [process.stdout.readline().strip() for _ in range(7)]
+        exported = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.startswith("export ")
+        )
+        reply = httpx2.get(
+            f"{exported['YC_BASE_URL']}/models", headers={"Authorization": "Bearer k-1"}
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)
 
-    assert lines[2].strip() == "YC_API_KEY=k-1"
-    assert lines[3].strip() == f"YC_FOLDER_ID={DEFAULT_FOLDER_ID}"
+    assert lines[0].startswith("# ")  # comments: the output can be pasted into a shell
+    assert lines[-1].startswith("# ")
+    assert list(exported) == [
+        "YC_BASE_URL",
+        "YC_API_KEY",
+        "YC_FOLDER_ID",
+        "YC_LLM_BASE_URL",
+        "YC_OPERATION_BASE_URL",
+    ]
+    assert exported["YC_API_KEY"] == "k-1"
+    assert exported["YC_FOLDER_ID"] == DEFAULT_FOLDER_ID
+    assert exported["YC_LLM_BASE_URL"] == exported["YC_OPERATION_BASE_URL"]
+    assert exported["YC_BASE_URL"] == exported["YC_LLM_BASE_URL"] + "/v1"
     assert reply.status_code == 200
+
+
+def test_the_exported_variables_reach_the_deferred_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Emulator() as emu:
+        for line in export_lines(emu):
+            name, value = line.removeprefix("export ").split("=", 1)
+            monkeypatch.setenv(name, value)
+        with YandexOpenAI(max_retries=0) as client:
+            operation = client.deferred.create(model="yandexgpt", messages="Hi")
+
+        assert emu.status_of(operation.id) is not None
+
+
+def test_command_refuses_a_bad_port_and_a_port_in_use_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_emulator(["--port", "99999"])
+    assert refused.value.code == 2
+    assert "99999 is not a port" in capsys.readouterr().err
+
+    with Emulator() as busy:
+        code = emulator_main(["--port", str(busy.port)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{busy.port}" in err
+    assert "Traceback" not in err

@@ -12,7 +12,7 @@ import pytest
 from openai import BaseModel
 from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses import Response, ResponseItemList, ResponseStreamEvent
 
 from yc_responses.testing import DEFAULT_FOLDER_ID, ManualClock, Outcome
 from yc_responses.testing.core import EmulatorCore, Request
@@ -23,8 +23,9 @@ MODEL = f"gpt://{DEFAULT_FOLDER_ID}/yandexgpt/latest"
 EVENTS: pydantic.TypeAdapter[ResponseStreamEvent] = pydantic.TypeAdapter(ResponseStreamEvent)
 
 
-DOCUMENTED_EXTRAS = {"store"}
-"""In the API reference's example Response, though the official model does not declare it."""
+DOCUMENTED_EXTRAS = {"store", "output_text"}
+"""In Yandex's Response schema, though the official model does not declare them as fields
+(``output_text`` is a property there, computed from ``output``: both must agree)."""
 
 
 def _no_extra_fields(model: object, where: str = "") -> None:
@@ -99,7 +100,10 @@ def test_responses_and_their_events_validate_strictly(
     statuses = [Response.model_validate(s, strict=True).status for s in snapshots]
     assert statuses == ["queued", "queued", "in_progress", outcome.kind]
     for snapshot in snapshots:
-        _no_extra_fields(Response.model_validate(snapshot), "response")
+        response = Response.model_validate(snapshot)
+        _no_extra_fields(response, "response")
+        assert snapshot["output_text"] == response.output_text
+        assert "completed_at" not in snapshot
     for event in events:
         parsed = EVENTS.validate_python(event, strict=True)
         _no_extra_fields(parsed, event["type"])
@@ -205,3 +209,47 @@ def test_operations_follow_the_documented_examples_field_for_field(
     assert int(usage["totalTokens"]) == int(usage["inputTextTokens"]) + int(
         usage["completionTokens"]
     )
+
+
+def test_tool_calls_and_input_items_validate_strictly(
+    core: EmulatorCore, clock: ManualClock
+) -> None:
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object"}}
+    core.script(Outcome.tool_call("f", {"a": 1}))
+    job = _call(
+        core,
+        "POST",
+        "/v1/responses",
+        {"model": MODEL, "input": "x", "background": True, "tools": [tool]},
+    )
+    clock.advance(4.0)
+    done = _call(core, "GET", f"/v1/responses/{job['id']}")
+    events = _events(core, f"/v1/responses/{job['id']}?stream=true")
+    items = _call(core, "GET", f"/v1/responses/{job['id']}/input_items")
+    chat_tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    chat = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [chat_tool],
+        "tool_choice": "required",
+    }
+    completion = _call(core, "POST", "/v1/chat/completions", chat)
+    stream = core.handle(
+        Request.from_target(
+            "POST", "/v1/chat/completions", HEADERS, json.dumps({**chat, "stream": True}).encode()
+        )
+    )
+    assert stream.stream is not None
+    chunks, _ = stream.stream.poll()
+
+    response = Response.model_validate(done, strict=True)
+    _no_extra_fields(response, "response")
+    assert response.output[0].type == "function_call"
+    for event in events:
+        _no_extra_fields(EVENTS.validate_python(event, strict=True), event["type"])
+    _no_extra_fields(ResponseItemList.model_validate(items, strict=True), "input_items")
+    parsed = ChatCompletion.model_validate(completion, strict=True)
+    _no_extra_fields(parsed, "chat")
+    assert parsed.choices[0].finish_reason == "tool_calls"
+    for data in [c.decode().removeprefix("data: ").strip() for c in chunks][:-1]:
+        _no_extra_fields(ChatCompletionChunk.model_validate_json(data, strict=True), "chunk")

@@ -63,6 +63,8 @@ def test_a_valid_responses_input_gives_its_creation_keywords(client: YandexOpenA
         ("Hi", {"model": "yandexgpt", "temperature": math.nan}, "temperature"),
         ("Hi", {"model": "yandexgpt", "temperature": "hot"}, "temperature"),
         ({"messages": []}, {"model": "yandexgpt"}, "empty"),
+        ({"messages": 7}, {"model": "yandexgpt"}, "messages"),
+        ("Hi", {"model": "yandexgpt", "reasoning_mode": 1}, "reasoning_mode"),
         ("Hi", {}, "model"),
     ],
 )

@@ -43,10 +43,11 @@ from .errors import (
     RunLookupError,
     RunNotCompletedError,
     RunTimeoutError,
+    ServiceUnreachableError,
     UnexpectedStatusError,
     YCResponsesError,
 )
-from .journal import Journal, JournalMismatchError
+from .journal import Journal, JournalError, JournalInUseError, JournalMismatchError
 from .polling import PollPolicy
 from .quotas import Quotas
 from .results import (
@@ -83,6 +84,8 @@ __all__ = [
     "Failed",
     "Incomplete",
     "Journal",
+    "JournalError",
+    "JournalInUseError",
     "JournalMismatchError",
     "ModelURI",
     "Operation",
@@ -98,6 +101,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "RunTimeoutError",
+    "ServiceUnreachableError",
     "StatusCallback",
     "UnexpectedStatusError",
     "WaitStrategy",

@@ -32,7 +32,7 @@ import openai
 from openai.types.responses import Response
 
 from .kinds.responses import ResponsesKind, create_params
-from .polling import PollPolicy
+from .polling import Deadline, PollPolicy
 from .resources import AsyncResource, SyncResource
 from .results import RunResult
 from .runs import AsyncRun, Run, StatusCallback, WaitStrategy
@@ -113,9 +113,13 @@ class Background(
 
             text = client.background.run(model="yandexgpt", input="Hi", timeout=120).unwrap()
 
-        On :class:`~yc_responses.RunTimeoutError` the run keeps going; its id is on the error.
+        ``timeout`` covers the creation too: a creation that does not answer in time
+        raises :class:`~yc_responses.AmbiguousSubmissionError`. On
+        :class:`~yc_responses.RunTimeoutError` the run keeps going; its id is on the error.
         """
-        return self.create(**params).wait(timeout, strategy=strategy, on_status=on_status)
+        deadline = Deadline(timeout, clock=self._clock)
+        run = self._start(create_params(params), deadline.remaining())
+        return run.wait(deadline.remaining(), strategy=strategy, on_status=on_status)
 
 
 class AsyncBackground(
@@ -151,8 +155,9 @@ class AsyncBackground(
         **params: Any,
     ) -> RunResult:
         """Create a background response and wait for its result (see :meth:`Background.run`)."""
-        run = await self.create(**params)
-        return await run.wait(timeout, strategy=strategy, on_status=on_status)
+        deadline = Deadline(timeout, clock=self._clock)
+        run = await self._start(create_params(params), deadline.remaining())
+        return await run.wait(deadline.remaining(), strategy=strategy, on_status=on_status)
 
 
 @overload

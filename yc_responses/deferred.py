@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .kinds import Kind
 from .kinds.operations import (
     Alternative,
     CompletionResponse,
@@ -42,6 +43,7 @@ from .kinds.operations import (
     status_of_operation,
     yandex_messages,
 )
+from .polling import Deadline
 from .resources import AsyncResource, SyncResource
 from .runs import AsyncRun, Run
 from .status import RunStatus
@@ -125,7 +127,7 @@ class Deferred(
         or OpenAI's ``{"role", "content"}``. Sent at most once, as
         :meth:`Background.create <yc_responses.Background.create>` is.
         """
-        return self._start(self.kind.prepare({"messages": messages}, _options(locals())))
+        return self._start(_body(self.kind, locals()))
 
     def run(
         self,
@@ -134,8 +136,11 @@ class Deferred(
         on_status: OperationCallback | None = None,
         **create: Any,
     ) -> OperationResult:
-        """:meth:`create`, then :meth:`OperationRun.wait`."""
-        return self.create(**create).wait(timeout, on_status=on_status)
+        """:meth:`create`, then :meth:`OperationRun.wait`; ``timeout`` covers both
+        (see :meth:`Background.run <yc_responses.Background.run>`)."""
+        deadline = Deadline(timeout, clock=self._clock)
+        run = self._start(_body(self.kind, create), deadline.remaining())
+        return run.wait(deadline.remaining(), on_status=on_status)
 
 
 class AsyncDeferred(
@@ -163,7 +168,7 @@ class AsyncDeferred(
         extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncOperationRun:
         """Submit a completion (see :meth:`Deferred.create`)."""
-        return await self._start(self.kind.prepare({"messages": messages}, _options(locals())))
+        return await self._start(_body(self.kind, locals()))
 
     async def run(
         self,
@@ -172,15 +177,18 @@ class AsyncDeferred(
         on_status: OperationCallback | None = None,
         **create: Any,
     ) -> OperationResult:
-        """:meth:`create`, then :meth:`AsyncOperationRun.wait`."""
-        run = await self.create(**create)
-        return await run.wait(timeout, on_status=on_status)
+        """:meth:`create`, then :meth:`AsyncOperationRun.wait`; ``timeout`` covers both."""
+        deadline = Deadline(timeout, clock=self._clock)
+        run = await self._start(_body(self.kind, create), deadline.remaining())
+        return await run.wait(deadline.remaining(), on_status=on_status)
 
 
-def _options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """``create``'s keywords other than the messages, as ``OperationsKind.prepare`` takes them."""
-    return {
+def _body(kind: Kind[Operation], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``completionAsync`` body of ``create``'s keywords, checked as batch inputs are."""
+    given = {
         name: value
         for name, value in arguments.items()
-        if name not in ("self", "messages", "__class__") and value is not None
+        if name not in ("self", "__class__") and value is not None
     }
+    item = {"messages": given.pop("messages")} if "messages" in given else {}
+    return kind.prepare(item, given)

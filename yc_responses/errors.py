@@ -24,6 +24,7 @@ __all__ = [
     "RunLookupError",
     "RunNotCompletedError",
     "RunTimeoutError",
+    "ServiceUnreachableError",
     "UnexpectedStatusError",
     "YCResponsesError",
     "add_note_once",
@@ -46,6 +47,21 @@ class ConfigurationError(YCResponsesError, ValueError):
 
     The message names what to pass or which ``YC_*`` variable to set.
     """
+
+
+class ServiceUnreachableError(ConfigurationError):
+    """The first request could not connect at all (refused, or the host name did not
+    resolve): most likely a wrong base URL. ``url`` is where it went; the connection
+    error is ``__cause__``."""
+
+    def __init__(self, url: str, cause: BaseException, *, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"cannot connect to {url} ({reason}): check the base URL the client was given "
+            "(YC_BASE_URL, YC_LLM_BASE_URL or YC_OPERATION_BASE_URL, or base_url=) and that "
+            "the service can be reached from here"
+        )
+        self.__cause__ = cause
 
 
 class RunNotCompletedError(YCResponsesError):

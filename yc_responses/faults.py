@@ -12,6 +12,7 @@ the rules are written once:
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 
 import httpx2
@@ -25,8 +26,10 @@ __all__ = [
     "headers_of",
     "is_refusal",
     "is_transient",
+    "is_unreachable",
     "may_have_started",
     "stops_everything",
+    "unreachable_reason",
     "was_not_sent",
 ]
 
@@ -61,6 +64,29 @@ def is_refusal(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and (
         400 <= exc.status_code < 500 and not is_transient(exc)
     )
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """No connection could be made at all: it was refused, or the host name did not resolve.
+
+    At a first request that is a configuration error (a wrong base URL), not a fault
+    to sit out.
+    """
+    return unreachable_reason(exc) is not None
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection could be made, in words, or ``None`` when one could."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(link, socket.gaierror):
+            return "its name does not resolve"
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return None
 
 
 def stops_everything(exc: BaseException) -> bool:

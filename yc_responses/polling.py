@@ -30,14 +30,15 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import backoff
 
-from .errors import RunTimeoutError
-from .faults import cancel_retryable, headers_of, is_transient, was_not_sent
+from .errors import RunTimeoutError, ServiceUnreachableError
+from .faults import cancel_retryable, headers_of, is_transient, unreachable_reason, was_not_sent
 from .status import RunStatus
 
 if TYPE_CHECKING:
     from .results import AnyRunResult
 
 __all__ = [
+    "Deadline",
     "FaultBudget",
     "PollLoop",
     "PollPolicy",
@@ -182,6 +183,24 @@ def check_timeout(timeout: float | None, name: str = "timeout") -> None:
         )
 
 
+class Deadline:
+    """A time limit counted on a clock: how much of it is left.
+
+    >>> deadline = Deadline(10.0, clock=lambda: 3.0)   # started at 3.0
+    >>> deadline.remaining()
+    10.0
+    """
+
+    def __init__(self, timeout: float | None, *, clock: Callable[[], float]) -> None:
+        check_timeout(timeout)
+        self._clock = clock
+        self._at = None if timeout is None else clock() + timeout
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), ``None`` without a limit."""
+        return None if self._at is None else max(self._at - self._clock(), 0.0)
+
+
 def _check_number(
     name: str,
     value: float,
@@ -284,11 +303,20 @@ class FaultBudget:
         self._jitter = jitter
         self._delays: Iterator[float] | None = None
         self._since: float | None = None
+        self._answered = False
         self.faults = 0
         """How many faults in a row were sat out."""
 
     def retry_after(self, exc: BaseException, *, now: float, wall_time: float) -> float | None:
-        """Seconds to wait before trying again, or ``None``: give up and raise ``exc``."""
+        """Seconds to wait before trying again, or ``None``: give up and raise ``exc``.
+
+        A connection refused, or a host name that does not resolve, before any answer
+        came raises :class:`~yc_responses.ServiceUnreachableError` at once: a wrong
+        base URL is not a fault to sit out for ``max_outage``.
+        """
+        reason = None if self._answered else unreachable_reason(exc)
+        if reason is not None:
+            raise ServiceUnreachableError(_where(exc), exc, reason=reason)
         if not self._retryable(exc):
             return None
         if self._since is None:
@@ -305,17 +333,30 @@ class FaultBudget:
 
     def reset(self) -> None:
         """The call went through: the next fault starts a new stretch."""
+        self._answered = True
         self._since = None
         self._delays = None
         self.faults = 0
 
 
+def _where(exc: BaseException) -> str:
+    """The scheme, host and port a failed request went to."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if url is None:
+        return "the service"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}"
+
+
 @dataclass(frozen=True)
 class Snapshot(Generic[S]):
-    """One look at a run: the payload and the delay the server suggested with it."""
+    """One look at a run: the payload, the delay the server suggested with it, and the
+    service's ``x-request-id`` of the answer (for support)."""
 
     value: S
     hint: float | None = None
+    request_id: str | None = None
 
 
 class RunReader(Protocol[S]):

@@ -116,9 +116,13 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
             )
         return self.kind.prepare(item, defaults)
 
-    def _submit_steps(self, params: dict[str, Any]) -> steps.Steps[Snapshot[S]]:
+    def _submit_steps(
+        self, params: dict[str, Any], limit: float | None
+    ) -> steps.Steps[Snapshot[S]]:
+        # the create gets at least a second, as every look does
+        limit = None if limit is None else max(limit, 1.0)
         return steps.submit(
-            lambda: self.kind.create(params),
+            lambda: self.kind.create(params).within(limit),
             self.policy,
             clock=self._clock,
             wall_clock=self._wall_clock,
@@ -238,8 +242,9 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
 class SyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     """A kind of job on a sync client: blocking calls."""
 
-    def _start(self, params: dict[str, Any]) -> RunT:
-        return self._created(steps.drive_sync(self._submit_steps(params), sleep=self._sleep))
+    def _start(self, params: dict[str, Any], limit: float | None = None) -> RunT:
+        created = steps.drive_sync(self._submit_steps(params, limit), sleep=self._sleep)
+        return self._created(created)
 
     def _map(self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool) -> Any:
         kind = self.kind
@@ -258,8 +263,8 @@ class SyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
 class AsyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     """A kind of job on an async client: ``await``, tasks on the running event loop."""
 
-    async def _start(self, params: dict[str, Any]) -> RunT:
-        created = await steps.drive_async(self._submit_steps(params), sleep=self._sleep)
+    async def _start(self, params: dict[str, Any], limit: float | None = None) -> RunT:
+        created = await steps.drive_async(self._submit_steps(params, limit), sleep=self._sleep)
         return self._created(created)
 
     def _map(self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool) -> Any:

@@ -148,7 +148,7 @@ class RunCore(Generic[S]):
             self.snapshot = snapshot.value
             return snapshot
 
-        return Request(request.send, parse)
+        return Request(request.send, parse, request.limit)
 
     def _listen_steps(self, loop: PollLoop[S]) -> Steps[AnyRunResult[S] | None]:
         """Follow the run's event stream; ``None``: the server does not stream it, poll."""
@@ -161,9 +161,10 @@ class RunCore(Generic[S]):
                 raise exc
 
         while True:
-            timeout = loop.request_timeout(context.clock())
+            limit = loop.request_timeout(context.clock())
             try:
-                stream = yield kind.open_stream(self.id, starting_after=after, timeout=timeout)
+                opening = kind.open_stream(self.id, starting_after=after, timeout=limit)
+                stream = yield opening.within(limit)
             except Exception as exc:
                 if is_refusal(exc):  # a 4xx to the stream request: the server will not stream
                     return None
@@ -175,7 +176,7 @@ class RunCore(Generic[S]):
                 events = 0
                 while True:
                     try:
-                        event = yield NextEvent(stream)
+                        event = yield NextEvent(stream, loop.request_timeout(context.clock()))
                     except openai.APITimeoutError:
                         break  # a silent stream is not a fault: listen again from the last event
                     except (openai.APIConnectionError, openai.APIStatusError) as exc:

@@ -22,9 +22,15 @@ builds its requests once for both.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Generic, TypeVar, cast
+
+import anyio
+import httpx2
+import openai
 
 from .errors import AmbiguousSubmissionError
 from .faults import is_transient, may_have_started, was_not_sent
@@ -61,6 +67,13 @@ class Request(Generic[T]):
 
     send: Callable[[], Any]
     parse: Callable[[Any], T] = _same
+    limit: float | None = None
+    """The most seconds the whole request may take, however the server drips its answer;
+    past it, ``openai.APITimeoutError`` (``None``: only the HTTP client's own timeouts)."""
+
+    def within(self, limit: float | None) -> Request[T]:
+        """The same request with a time limit."""
+        return replace(self, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -72,9 +85,11 @@ class Sleep:
 
 @dataclass(frozen=True)
 class NextEvent:
-    """The next event of an open stream, or :data:`END` when it closed."""
+    """The next event of an open stream, or :data:`END` when it closed; past ``limit``
+    seconds (keep-alive comments do not count), ``openai.APITimeoutError``."""
 
     stream: Any
+    limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -96,13 +111,59 @@ Steps = Generator[Effect, Any, T]
 
 
 def perform_sync(request: Request[T]) -> T:
-    """Make one request on a sync client."""
-    return request.parse(request.send())
+    """Make one request on a sync client, within its :attr:`~Request.limit`."""
+    return request.parse(_within(request.limit, request.send))
 
 
 async def perform_async(request: Request[T]) -> T:
-    """Make one request on an async client."""
-    return request.parse(await request.send())
+    """Make one request on an async client, within its :attr:`~Request.limit`."""
+    return request.parse(await _within_async(request.limit, request.send))
+
+
+def _late() -> openai.APITimeoutError:
+    return openai.APITimeoutError(request=httpx2.Request("GET", "http://request.deadline"))
+
+
+def _within(
+    limit: float | None, call: Callable[[], T], on_late: Callable[[], object] | None = None
+) -> T:
+    """``call()``, or ``APITimeoutError`` once ``limit`` seconds have passed.
+
+    A blocking read cannot be interrupted, so the call runs in a thread of its own
+    that is left to finish (or fail) on its own when it is late.
+    """
+    if limit is None:
+        return call()
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed over to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="yc-responses-request", daemon=True).start()
+    if not done.wait(max(limit, 0.0)):
+        if on_late is not None:
+            on_late()
+        raise _late()
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return cast("T", value)
+
+
+async def _within_async(limit: float | None, call: Callable[[], Awaitable[T]]) -> T:
+    if limit is None:
+        return await call()
+    try:
+        with anyio.fail_after(max(limit, 0.0)):
+            return await call()
+    except TimeoutError:
+        raise _late() from None
 
 
 class _Driving(Generic[T]):
@@ -157,7 +218,9 @@ def drive_sync(steps: Steps[T], *, sleep: Callable[[float], object]) -> T:
                 elif isinstance(effect, Request):
                     driving.answer(effect, perform_sync(effect))
                 elif isinstance(effect, NextEvent):
-                    driving.answer(effect, next(effect.stream, END))
+                    stream = effect.stream
+                    event = _within(effect.limit, partial(next, stream, END), stream.close)
+                    driving.answer(effect, event)
                 else:
                     driving.answer(effect, effect.stream.close())
             except Exception as exc:
@@ -179,7 +242,8 @@ async def drive_async(steps: Steps[T], *, sleep: Callable[[float], Awaitable[obj
                 elif isinstance(effect, Request):
                     driving.answer(effect, await perform_async(effect))
                 elif isinstance(effect, NextEvent):
-                    driving.answer(effect, await anext(effect.stream, END))
+                    event = await _within_async(effect.limit, partial(anext, effect.stream, END))
+                    driving.answer(effect, event)
                 else:
                     driving.answer(effect, await effect.stream.close())
             except Exception as exc:
@@ -266,8 +330,9 @@ def wait(
     pending = first
     while True:
         if pending is None:
+            limit = loop.request_timeout(clock())
             try:
-                pending = yield look(loop.request_timeout(clock()))
+                pending = yield look(limit).within(limit)
             except Exception as exc:
                 if not loop.fault(exc, now=clock(), wall_time=wall_clock()):
                     raise

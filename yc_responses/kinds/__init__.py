@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from yc_responses.polling import RunReader, Snapshot
+from yc_responses.polling import Snapshot
 from yc_responses.results import AnyRunResult
 from yc_responses.status import RunStatus
 from yc_responses.steps import Request
@@ -42,11 +42,6 @@ class Kind(Protocol[S]):
     """Whether :meth:`open_stream` can follow a run's events."""
 
     # --- reading snapshots (pure)
-
-    @property
-    def reader(self) -> RunReader[S]:
-        """Reads snapshots: the kind itself (:meth:`status`, :meth:`result`)."""
-        ...
 
     def status(self, snapshot: S, /) -> RunStatus:
         """The run's status; ``UnexpectedStatusError`` when it cannot tell."""

@@ -22,7 +22,6 @@ import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from typing_extensions import Self
 
 from yc_responses.errors import UnexpectedStatusError
 from yc_responses.polling import Snapshot, server_hint
@@ -188,6 +187,10 @@ def yandex_messages(messages: str | Iterable[Mapping[str, Any]]) -> list[dict[st
     """
     if isinstance(messages, str):
         return [{"role": "user", "text": messages}]
+    if not isinstance(messages, Iterable) or isinstance(messages, Mapping | bytes):
+        raise ValueError(
+            f"messages must be a string or a list of messages, not {type(messages).__name__}"
+        )
     converted: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or "role" not in message:
@@ -229,6 +232,10 @@ def completion_body(
             raise ValueError(f"max_tokens must be a positive int, not {max_tokens!r}")
         options["maxTokens"] = str(max_tokens)
     if reasoning_mode is not None:
+        if not isinstance(reasoning_mode, str):
+            raise ValueError(
+                f"reasoning_mode must be DISABLED or ENABLED_HIDDEN, not {reasoning_mode!r}"
+            )
         options["reasoningOptions"] = {"mode": reasoning_mode.upper()}
     body: dict[str, Any] = {
         "modelUri": model_uri,
@@ -347,11 +354,6 @@ class OperationsKind:
         }
         self.scope = config.folder_id
 
-    @property
-    def reader(self) -> Self:
-        """Reads snapshots (the batch engine's name for :meth:`status` and :meth:`result`)."""
-        return self
-
     # --- reading
 
     def status(self, snapshot: Operation, /) -> RunStatus:
@@ -439,4 +441,5 @@ class OperationsKind:
 
     def _snapshot(self, raw: httpx2.Response, run_id: str | None = None) -> Snapshot[Operation]:
         operation = read_operation(raw, expected_id=run_id)
-        return Snapshot(operation, server_hint(raw.headers, wall_time=self._wall_clock()))
+        hint = server_hint(raw.headers, wall_time=self._wall_clock())
+        return Snapshot(operation, hint, raw.headers.get("x-request-id"))

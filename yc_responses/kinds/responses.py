@@ -23,7 +23,6 @@ import openai
 from openai import NOT_GIVEN, NotGiven
 from openai.resources.responses import Responses
 from openai.types.responses import Response
-from typing_extensions import Self
 
 from yc_responses.errors import UnexpectedStatusError
 from yc_responses.polling import Snapshot, server_hint
@@ -232,11 +231,6 @@ class ResponsesKind:
         """The client without its own retries: the caller owns the retry schedule."""
         return self.client.with_options(max_retries=0)
 
-    @property
-    def reader(self) -> Self:
-        """Reads snapshots (the batch engine's name for :meth:`status` and :meth:`result`)."""
-        return self
-
     # --- reading
 
     def status(self, snapshot: Response, /) -> RunStatus:
@@ -273,7 +267,9 @@ class ResponsesKind:
     # --- requests
 
     def create(self, params: dict[str, Any], /) -> Request[Snapshot[Response]]:
-        return Request(lambda: self._quiet.responses.create(**params), _created)
+        return Request(
+            lambda: self._quiet.responses.with_raw_response.create(**params), self._created
+        )
 
     def fetch(
         self, run_id: str, /, timeout: float | None = None, *, retries: bool = False
@@ -304,13 +300,14 @@ class ResponsesKind:
         """Whether an opened stream is an event stream at all."""
         return _is_event_stream(stream.response.headers.get("content-type"))
 
-    def _fetched(self, raw: Any, run_id: str) -> Snapshot[Response]:
+    def _created(self, raw: Any) -> Snapshot[Response]:
+        return self._fetched(raw, None)
+
+    def _fetched(self, raw: Any, run_id: str | None) -> Snapshot[Response]:
         response = read_response(_parsed(raw), expected_id=run_id)
-        return Snapshot(response, server_hint(raw.headers, wall_time=self._wall_clock()))
-
-
-def _created(response: object) -> Snapshot[Response]:
-    return Snapshot(read_response(response))
+        headers = raw.headers
+        hint = server_hint(headers, wall_time=self._wall_clock())
+        return Snapshot(response, hint, headers.get("x-request-id"))
 
 
 def _parsed(raw: Any) -> object:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from yc_responses.clock import Clock, ManualClock
 
 from .core import EmulatorStats
-from .demo import demo_async_client, demo_client, has_credentials
+from .demo import demo_async_client, demo_client, demo_clients, has_credentials
 from .scenarios import ROUTES, Fault, InputMatcher, Outcome, Quotas, Route
 from .server import DEFAULT_FOLDER_ID, Emulator
 
@@ -41,5 +41,6 @@ __all__ = [
     "Route",
     "demo_async_client",
     "demo_client",
+    "demo_clients",
     "has_credentials",
 ]

@@ -23,7 +23,7 @@ from yc_responses.settings import YandexSettings
 
 from .server import Emulator
 
-__all__ = ["demo_async_client", "demo_client", "has_credentials"]
+__all__ = ["demo_async_client", "demo_client", "demo_clients", "has_credentials"]
 
 DEMO_DURATION = (0.2, 1.5)
 """How long the emulator's background runs take in demos, in seconds (drawn per run)."""
@@ -79,3 +79,23 @@ async def demo_async_client(
         )
         async with client:
             yield client
+
+
+@contextmanager
+def demo_clients(
+    *, emulated: bool | None = None, quiet: bool = False, **kwargs: Any
+) -> Iterator[tuple[YandexOpenAI, AsyncYandexOpenAI]]:
+    """A :class:`YandexOpenAI` and an :class:`AsyncYandexOpenAI` for the same place, for
+    frameworks that take both (LangChain's ``ChatOpenAI``). The sync client is closed on
+    exit; close the async one where it was used (``await client.close()``).
+
+    >>> with demo_clients(quiet=True) as (client, async_client):  # doctest: +SKIP
+    ...     llm = ChatOpenAI(model="yandexgpt", root_client=client, ...)
+    """
+    with _client_or_emulator(emulated, quiet) as emulator:
+        if emulator is None:
+            client, async_client = YandexOpenAI(**kwargs), AsyncYandexOpenAI(**kwargs)
+        else:
+            client, async_client = emulator.client(**kwargs), emulator.async_client(**kwargs)
+        with client:
+            yield client, async_client

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import random
 import re
 import struct
@@ -48,11 +49,15 @@ MODELS: tuple[tuple[str, str, str, str], ...] = (
     ("gpt", "gpt-oss-20b", "latest", "OpenAI"),
     ("gpt", "gemma-3-27b-it", "latest", "Google"),
     ("gpt", "qwen3-235b-a22b-fp8", "latest", "Alibaba"),
+    ("gpt", "deepseek-v32", "latest", "DeepSeek"),
     ("emb", "text-search-doc", "latest", "Yandex"),
     ("emb", "text-search-query", "latest", "Yandex"),
     ("emb", "text-embeddings", "latest", "Yandex"),
 )
-"""(scheme, name, version, owner) of every model the emulator serves."""
+"""(scheme, name, version, owner) of every model the emulator serves.
+
+Only Yandex's own models are served by ``completionAsync`` too; the others only
+through the OpenAI-compatible API."""
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -182,6 +187,18 @@ def output_text_part(text: str) -> JSON:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
+def function_call_item(item_id: str, name: str, arguments: str, status: str) -> JSON:
+    """A ``function_call`` item of ``output``: the model asks to call ``name``."""
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "call_id": "call_" + item_id.removeprefix("fc_"),
+        "name": name,
+        "arguments": arguments if status != "in_progress" else "",
+    }
+
+
 def response_object(
     *,
     response_id: str,
@@ -189,34 +206,45 @@ def response_object(
     model: str,
     status: Status,
     created_at: float,
-    completed_at: float | None,
     item_id: str,
     text: str | None,
     input_tokens: int,
+    tool_call: tuple[str, str] | None = None,
     error: tuple[str, str] | None = None,
     incomplete_reason: str | None = None,
 ) -> JSON:
     """A ``Response`` object as ``GET /v1/responses/{id}`` returns it.
 
-    ``text`` is the answer when ``status`` is ``completed`` or ``incomplete``;
-    the output is empty while the run is ``queued`` or ``in_progress`` and when
-    it ``failed`` or was ``cancelled``.
+    ``text`` is the answer when ``status`` is ``completed`` or ``incomplete``
+    (``tool_call``, a ``(name, arguments)`` pair, instead of a text); the output
+    is empty while the run is ``queued`` or ``in_progress`` and when it ``failed``
+    or was ``cancelled``. As the service's schema: ``output_text`` and
+    ``conversation``, and no ``completed_at``.
     """
-    finished_with_text = status in ("completed", "incomplete") and text is not None
-    output = [output_message(item_id, text or "", status)] if finished_with_text else []
+    finished = status in ("completed", "incomplete")
+    output: list[JSON] = []
+    if finished and tool_call is not None:
+        output = [function_call_item(item_id, tool_call[0], tool_call[1], "completed")]
+    elif finished and text is not None:
+        output = [output_message(item_id, text, status)]
+    output_text = text or "" if finished and tool_call is None else ""
+    spent = tool_call[1] if tool_call is not None else text or ""
     usage = (
-        _usage(input_tokens, count_tokens(text or ""))
+        _usage(input_tokens, count_tokens(spent))
         if status in ("completed", "incomplete", "failed")
         else None
     )
     text_config = request.get("text")
+    prompt = request.get("prompt")
     return {
         "id": response_id,
         "object": "response",
         "created_at": int(created_at),
         "status": status,
         "background": bool(request.get("background", False)),
-        "completed_at": int(completed_at) if status == "completed" and completed_at else None,
+        "conversation": request.get("conversation")
+        if isinstance(request.get("conversation"), dict)
+        else None,
         "error": {"code": error[0], "message": error[1]} if status == "failed" and error else None,
         "incomplete_details": (
             {"reason": incomplete_reason} if status == "incomplete" and incomplete_reason else None
@@ -225,8 +253,10 @@ def response_object(
         "max_output_tokens": request.get("max_output_tokens"),
         "model": model,
         "output": output,
+        "output_text": output_text,
         "parallel_tool_calls": bool(request.get("parallel_tool_calls", True)),
         "previous_response_id": request.get("previous_response_id"),
+        "prompt": prompt if isinstance(prompt, dict) else None,
         "reasoning": {"effort": None, "summary": None},
         "store": bool(request.get("store", True)),
         "temperature": request.get("temperature", 1.0),
@@ -241,39 +271,82 @@ def response_object(
     }
 
 
+def input_items(items: list[JSON], *, order: str, limit: int, after: str | None) -> JSON:
+    """``GET /v1/responses/{id}/input_items``: a page of the input's items."""
+    ordered = items if order == "asc" else items[::-1]
+    if after is not None:
+        ids = [item["id"] for item in ordered]
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+    page = ordered[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else "",
+        "last_id": page[-1]["id"] if page else "",
+        "has_more": len(ordered) > limit,
+    }
+
+
 # --- chat completions, embeddings, models --------------------------------------------------
 
 
+ChatToolCall = tuple[str, str, str]
+"""A tool call of a chat answer: ``(id, function name, arguments as JSON text)``."""
+
+
+def _chat_usage(prompt_tokens: int, completion_tokens: int) -> JSON:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "completion_tokens": completion_tokens,
+    }
+
+
 def chat_completion(
-    *, completion_id: str, model: str, created: float, text: str, prompt_tokens: int
+    *,
+    completion_id: str,
+    model: str,
+    created: float,
+    text: str,
+    prompt_tokens: int,
+    tool_call: ChatToolCall | None = None,
+    finish_reason: str = "stop",
 ) -> JSON:
-    """A ``chat.completion`` as the service answers it."""
-    completion_tokens = count_tokens(text)
+    """A ``chat.completion`` as the service answers it (a tool call: empty content)."""
+    message: JSON = {"role": "assistant", "content": text}
+    if tool_call is not None:
+        call_id, name, arguments = tool_call
+        function = {"name": name, "arguments": arguments}
+        message = {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+        }
+        finish_reason = "tool_calls"
+    spent = tool_call[2] if tool_call is not None else text
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(created),
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "completion_tokens": completion_tokens,
-        },
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": _chat_usage(prompt_tokens, count_tokens(spent)),
     }
 
 
 def chat_chunks(
-    *, completion_id: str, model: str, created: float, text: str, prompt_tokens: int
+    *,
+    completion_id: str,
+    model: str,
+    created: float,
+    text: str,
+    prompt_tokens: int,
+    tool_call: ChatToolCall | None = None,
+    finish_reason: str = "stop",
 ) -> list[JSON]:
     """The ``chat.completion.chunk`` objects of a streamed answer, as the service sends them:
-    the role, the text in pieces, the finish reason, then the usage with no choices."""
+    the role, the text in pieces (or the whole tool call in one delta), the finish reason,
+    then the usage with no choices."""
     head = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -281,18 +354,25 @@ def chat_chunks(
         "model": model,
     }
     chunks = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
-    chunks += [
-        {**head, "choices": [{"index": 0, "delta": {"content": piece}}]}
-        for piece in split_deltas(text)
-    ]
-    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    completion_tokens = count_tokens(text)
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "completion_tokens": completion_tokens,
-    }
-    chunks.append({**head, "choices": [], "usage": usage})
+    if tool_call is not None:
+        call_id, name, arguments = tool_call
+        call = {
+            "index": 0,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        chunks.append({**head, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+        finish_reason = "tool_calls"
+    else:
+        chunks += [
+            {**head, "choices": [{"index": 0, "delta": {"content": piece}}]}
+            for piece in split_deltas(text)
+        ]
+    final = {"index": 0, "delta": {}, "finish_reason": finish_reason}
+    chunks.append({**head, "choices": [final]})
+    spent = tool_call[2] if tool_call is not None else text
+    chunks.append({**head, "choices": [], "usage": _chat_usage(prompt_tokens, count_tokens(spent))})
     return chunks
 
 
@@ -354,6 +434,7 @@ def models_list(folder_id: str) -> JSON:
 
 _ALTERNATIVE_STATUS = {
     "completed": "ALTERNATIVE_STATUS_FINAL",
+    "tool_calls": "ALTERNATIVE_STATUS_TOOL_CALLS",
     "max_output_tokens": "ALTERNATIVE_STATUS_TRUNCATED_FINAL",
     "content_filter": "ALTERNATIVE_STATUS_CONTENT_FILTER",
 }
@@ -374,6 +455,7 @@ def operation(
     model_version: str = "23.10.2024",
     incomplete_reason: str | None = None,
     error: tuple[str, str] | None = None,
+    tool_call: tuple[str, Mapping[str, Any]] | None = None,
 ) -> JSON:
     """An Operation of ``completionAsync``, as ``GET /operations/{id}`` returns it.
 
@@ -397,10 +479,10 @@ def operation(
             **head,
         }
     if status == "failed":
-        code, message = error or ("server_error", "internal error")
+        code, reason = error or ("server_error", "internal error")
         return {
             "done": True,
-            "error": {"code": _RPC_CODES.get(code, 13), "message": message, "details": []},
+            "error": {"code": _RPC_CODES.get(code, 13), "message": reason, "details": []},
             **head,
         }
     answer = text or ""
@@ -408,13 +490,18 @@ def operation(
     alternative_status = _ALTERNATIVE_STATUS[
         incomplete_reason if status == "incomplete" and incomplete_reason else "completed"
     ]
+    message: JSON = {"role": "assistant", "text": answer}
+    if tool_call is not None:
+        name, arguments = tool_call
+        call: JSON = {"functionCall": {"name": name, "arguments": dict(arguments)}}
+        message = {"role": "assistant", "toolCallList": {"toolCalls": [call]}}
+        alternative_status = _ALTERNATIVE_STATUS["tool_calls"]
+        completion_tokens = count_tokens(json.dumps(dict(arguments)))
     return {
         "done": True,
         "response": {
             "@type": "type.googleapis.com/yandex.cloud.ai.foundation_models.v1.CompletionResponse",
-            "alternatives": [
-                {"message": {"role": "assistant", "text": answer}, "status": alternative_status}
-            ],
+            "alternatives": [{"message": message, "status": alternative_status}],
             "usage": {
                 "inputTextTokens": str(input_tokens),
                 "completionTokens": str(completion_tokens),

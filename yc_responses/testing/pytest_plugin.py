@@ -14,7 +14,9 @@ Fixtures (fresh for every test):
 * ``yc_emulator``: a started :class:`~yc_responses.testing.Emulator` on that clock.
   Unscripted background runs finish as soon as the clock is read again
   (``background_duration=0``); script ``Outcome.completed(after=...)`` for longer runs.
-* ``yc_client`` / ``async_yc_client``: clients bound to the emulator.
+* ``yc_client`` / ``async_yc_client``: clients bound to the emulator, closed after
+  the test. Async tests need an async runner: ``@pytest.mark.anyio`` (anyio's
+  plugin, with an ``anyio_backend`` fixture returning ``"asyncio"``) or pytest-asyncio.
 * ``yc_emulator_options``: override it to pass other arguments to the emulator.
 * ``yc_service_account_key``: the path of an authorized key's JSON file that
   ``yc_emulator`` accepts (with ``YC_IAM_ENDPOINT=yc_emulator.iam_endpoint``).
@@ -23,7 +25,7 @@ Fixtures (fresh for every test):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,9 +84,14 @@ def yc_client(yc_emulator: Emulator) -> Iterator[YandexOpenAI]:
 
 
 @pytest.fixture
-def async_yc_client(yc_emulator: Emulator) -> AsyncYandexOpenAI:
-    """An :class:`~yc_responses.AsyncYandexOpenAI` bound to ``yc_emulator``."""
-    return yc_emulator.async_client()
+async def async_yc_client(yc_emulator: Emulator) -> AsyncIterator[AsyncYandexOpenAI]:
+    """An :class:`~yc_responses.AsyncYandexOpenAI` bound to ``yc_emulator``, closed after the
+    test (use it from a test marked ``@pytest.mark.anyio`` or run by pytest-asyncio)."""
+    client = yc_emulator.async_client()
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -6,6 +6,10 @@ Outcomes decide how a created response (or deferred operation) ends and when::
     emu.script(Outcome.failed(code="server_error", message="boom"))
     emu.on_input("summarise", Outcome.incomplete(reason="max_output_tokens"))
     emu.script(Outcome.never())                                    # stays in progress
+    emu.script(Outcome.tool_call("get_weather", {"city": "Paris"}))  # a function call
+    emu.script(Outcome.completed({"city": "Paris"}))               # an answer in JSON
+
+They apply alike to Responses, chat completions and ``completionAsync``.
 
 Faults break the HTTP exchange itself, per route, by exact count or by rate::
 
@@ -16,10 +20,11 @@ Faults break the HTTP exchange itself, per route, by exact count or by rate::
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, Union
+from typing import Any, Literal, TypeAlias, Union, get_args
 
 from yc_responses.quotas import Quotas
 
@@ -41,6 +46,7 @@ Route = Literal[
     "responses.stream",
     "responses.cancel",
     "responses.delete",
+    "responses.input_items.list",
     "models.list",
     "chat.completions.create",
     "embeddings.create",
@@ -49,19 +55,7 @@ Route = Literal[
     "operations.cancel",
 ]
 
-ROUTES: tuple[Route, ...] = (
-    "responses.create",
-    "responses.retrieve",
-    "responses.stream",
-    "responses.cancel",
-    "responses.delete",
-    "models.list",
-    "chat.completions.create",
-    "embeddings.create",
-    "operations.create",
-    "operations.get",
-    "operations.cancel",
-)
+ROUTES: tuple[Route, ...] = get_args(Route)
 """Route names, as the official client's methods are named.
 
 ``responses.stream`` is ``GET /v1/responses/{id}?stream=true``;
@@ -76,8 +70,8 @@ InputMatcher: TypeAlias = Union[str, "re.Pattern[str]", Callable[[str], bool]]
 class Outcome:
     """How one run ends, and after how many seconds of the emulator's clock.
 
-    Build one with :meth:`completed`, :meth:`failed`, :meth:`incomplete` or
-    :meth:`never`. ``after`` is the whole duration from creation to the end
+    Build one with :meth:`completed`, :meth:`tool_call`, :meth:`failed`,
+    :meth:`incomplete` or :meth:`never`. ``after`` is the whole duration from creation to the end
     (``None``: the emulator's default); ``queued`` is how long of it the run
     stays ``queued`` before ``in_progress`` (``None``: a quarter of ``after``).
     """
@@ -89,17 +83,58 @@ class Outcome:
     error_code: str = "server_error"
     error_message: str = "The model failed to generate a response."
     reason: Literal["max_output_tokens", "content_filter"] = "max_output_tokens"
+    tool_name: str | None = None
+    """With :meth:`tool_call`: the function the answer calls."""
+    tool_arguments: str = "{}"
+    """With :meth:`tool_call`: the call's arguments, as JSON text."""
 
     @classmethod
     def completed(
-        cls, text: str | None = None, *, after: float | None = None, queued: float | None = None
+        cls,
+        text: str | Mapping[str, Any] | list[Any] | None = None,
+        *,
+        after: float | None = None,
+        queued: float | None = None,
     ) -> Outcome:
-        """Ends ``completed``; ``text`` is the answer (default: derived from the input).
+        """Ends ``completed``; ``text`` is the answer (default: derived from the request).
+
+        A dict or a list is answered as its JSON text (for structured output).
+        Unscripted, a request for JSON gets JSON valid against its schema.
 
         >>> Outcome.completed("Paris", after=3.0).kind
         'completed'
+        >>> Outcome.completed({"city": "Paris"}).text
+        '{"city": "Paris"}'
         """
+        if text is not None and not isinstance(text, str):
+            text = json.dumps(text, ensure_ascii=False)
         return cls("completed", text=text, after=after, queued=queued)
+
+    @classmethod
+    def tool_call(
+        cls,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        after: float | None = None,
+        queued: float | None = None,
+    ) -> Outcome:
+        """Ends ``completed`` with a call of the function ``name`` instead of a text.
+
+        Responses answer a ``function_call`` output item, chat completions
+        ``message.tool_calls`` with ``finish_reason="tool_calls"``, ``completionAsync``
+        a ``toolCallList`` alternative.
+
+        >>> Outcome.tool_call("get_weather", {"city": "Paris"}).tool_arguments
+        '{"city": "Paris"}'
+        """
+        return cls(
+            "completed",
+            after=after,
+            queued=queued,
+            tool_name=name,
+            tool_arguments=json.dumps(dict(arguments or {}), ensure_ascii=False),
+        )
 
     @classmethod
     def failed(

@@ -27,17 +27,24 @@ from typing_extensions import Self
 
 from yc_responses.client import AsyncYandexOpenAI, YandexOpenAI
 
+from . import payloads
 from .core import EmulatorCore, EmulatorStats, Reply, Request
 from .iam import EXCHANGE_PATH, IamEmulator
 from .payloads import Status
 from .scenarios import Fault, InputMatcher, Outcome, Quotas, Route
 
-__all__ = ["DEFAULT_FOLDER_ID", "Emulator"]
+__all__ = ["DEFAULT_FOLDER_ID", "DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "Emulator"]
 
 DEFAULT_FOLDER_ID = "b1gemulatorfolder000"
 """The folder an emulator serves unless told otherwise."""
 
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body the emulator reads; a larger one gets 413."""
+DEFAULT_IDLE_TIMEOUT = 30.0
+"""Seconds a connection may stay silent before the emulator closes it."""
+
 _STREAM_POLL_SECONDS = 0.01
+_DRAIN_SECONDS = 0.2
 
 
 class _Server(ThreadingHTTPServer):
@@ -48,6 +55,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     core: EmulatorCore
     closing: threading.Event
+    max_body_bytes: int
+    idle_timeout: float | None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that breaks its connection is the client's business: no traceback."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -57,14 +69,70 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "yc-responses-emulator"
     sys_version = ""
 
+    def setup(self) -> None:
+        # an idle connection is closed after this long instead of holding a thread for ever
+        self.request.settimeout(self.server.idle_timeout)
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet (and credentials out of any log)."""
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request the HTTP layer cannot read: the service's JSON error body, then close."""
+        self.close_connection = True
+        if not self.request_version.startswith("HTTP/1."):
+            self.request_version = "HTTP/1.1"  # an unreadable request line still gets headers
+        text = message or explain or "the request is malformed"
+        self._send_json(Reply(code, payloads.openai_error(code, text), {"Connection": "close"}))
+
+    def _body(self) -> bytes | None:
+        """The request body, or ``None`` once an error was answered (the connection closes)."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self.send_error(411, "send a Content-Length: chunked request bodies are not read")
+                return None
+            return b""
+        if not declared.strip().isdigit():
+            self.send_error(400, f"invalid Content-Length {declared[:40]!r}: expected bytes")
+            return None
+        length = int(declared)
+        if length > self.server.max_body_bytes:
+            limit = self.server.max_body_bytes
+            self.send_error(413, f"the request body is over {limit} bytes: send less")
+            self._discard(min(length, 2 * limit))
+            return None
         body = self.rfile.read(length) if length else b""
-        request = Request.from_target(self.command, self.path, dict(self.headers.items()), body)
-        reply = self.server.core.handle(request)
+        if len(body) < length:
+            self.close_connection = True
+            return None
+        return body
+
+    def _discard(self, length: int) -> None:
+        """Read and forget what a refused body has already sent, a little at a time, so
+        closing the connection does not reset it before the client reads the answer."""
+        self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.settimeout(_DRAIN_SECONDS)
+            while length > 0:
+                chunk = self.rfile.read1(min(length, 65536))
+                if not chunk:
+                    break
+                length -= len(chunk)
+
+    def _serve(self) -> None:
+        try:
+            body = self._body()
+            if body is None:
+                return
+            request = Request.from_target(self.command, self.path, dict(self.headers.items()), body)
+            reply = self.server.core.handle(request)
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        except Exception:
+            self.send_error(500, "the emulator failed to answer this request")
+            return
         if reply.delay > 0 and self.server.closing.wait(reply.delay):
             reply.drop = True
         if reply.drop:
@@ -74,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(reply)
 
-    do_GET = do_POST = do_DELETE = _serve
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -144,6 +212,11 @@ class Emulator:
       run nobody scripted, or a ``(low, high)`` range drawn with ``seed``.
     * ``seed``: makes ids, drawn durations and rate-based faults repeatable.
     * ``quotas``: :class:`~yc_responses.testing.Quotas` (default: none).
+    * ``service_refusals``: answer an unknown model and a model URI of another
+      folder with 400, as the service does (default: 404 and 403).
+    * ``max_body_bytes``: larger request bodies get 413 unread.
+    * ``idle_timeout``: seconds of silence after which a connection is closed
+      (``None``: never).
     """
 
     def __init__(
@@ -158,8 +231,14 @@ class Emulator:
         seed: int = 0,
         background_duration: float | tuple[float, float] = 1.0,
         quotas: Quotas | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        service_refusals: bool = False,
     ) -> None:
         self.host = host
+        self.service_refusals = service_refusals
+        self.max_body_bytes = max_body_bytes
+        self.idle_timeout = idle_timeout
         self.port = port
         self.folder_id = folder_id
         self.api_key = api_key or f"emulator-{secrets.token_hex(8)}"
@@ -173,6 +252,7 @@ class Emulator:
             background_duration=background_duration,
             quotas=quotas,
             iam_tokens=iam_tokens,
+            service_refusals=service_refusals,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -186,6 +266,8 @@ class Emulator:
         server = _Server((self.host, self.port), _Handler)
         server.core = self.core
         server.closing = threading.Event()
+        server.max_body_bytes = self.max_body_bytes
+        server.idle_timeout = self.idle_timeout
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
