@@ -8,9 +8,11 @@ import logging
 import stat
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -488,3 +490,38 @@ def test_openai_agents_default_client_hands_its_tracing_no_yandex_secret(
     agents.set_default_openai_client(client)  # use_for_tracing=True: copies client.api_key
     assert _openai_shared.get_default_openai_client() is client
     assert not exporter.api_key  # nothing to post to api.openai.com (OPENAI_API_KEY unset)
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"exp_after": 3601}, "more than an hour"),
+        ({"iat_shift": 3600}, "issued in the future"),
+        ({"iat_shift": -7200}, "has expired"),
+        ({"aud": "https://example.com/"}, "InvalidAudienceError"),
+        ({"iss": "aje-someone-else"}, "InvalidIssuerError"),
+        ({"signed_by": "other key"}, "InvalidSignatureError"),
+    ],
+)
+def test_the_emulator_checks_the_jwt_as_iam_does(
+    yc_emulator: Emulator, change: dict[str, Any], refusal: str
+) -> None:
+    import httpx2
+    import jwt
+
+    key, other = yc_emulator.iam.new_key(), yc_emulator.iam.new_key()
+    now = int(time.time()) + change.get("iat_shift", 0)
+    claims = {
+        "iss": change.get("iss", key["service_account_id"]),
+        "aud": change.get("aud", "https://iam.api.cloud.yandex.net/iam/v1/tokens"),
+        "iat": now,
+        "exp": now + change.get("exp_after", 3600),
+    }
+    signer = other if change.get("signed_by") else key
+    assertion = jwt.encode(
+        claims, signer["private_key"], algorithm="PS256", headers={"kid": key["id"]}
+    )
+    answer = httpx2.post(yc_emulator.iam_endpoint, json={"jwt": assertion})
+    assert answer.status_code == 401
+    assert refusal in answer.json()["message"]
+    assert yc_emulator.iam.exchanges == 0
