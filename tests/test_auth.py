@@ -525,3 +525,11 @@ def test_the_emulator_checks_the_jwt_as_iam_does(
     assert answer.status_code == 401
     assert refusal in answer.json()["message"]
     assert yc_emulator.iam.exchanges == 0
+
+
+def test_a_setting_that_cannot_be_used_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YC_DATA_LOGGING", "maybe")
+    with pytest.raises(ConfigurationError, match="YC_DATA_LOGGING") as caught:
+        YandexOpenAI(api_key=KEY, folder_id=FOLDER)
+    assert "maybe" not in str(caught.value)
+    assert caught.value.__context__ is None

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx2
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from .auth import (
     DEFAULT_IAM_ENDPOINT,
@@ -210,7 +210,7 @@ def resolve_config(
         or (folder_id is None and project is None)
         or None in (base_url, llm_base_url, operation_base_url)
     ):
-        settings = YandexSettings()
+        settings = _read_settings()
     if given is None:
         assert settings is not None
         given = _from_settings(settings, iam_endpoint)
@@ -225,6 +225,21 @@ def resolve_config(
         settings=settings,
     )
     return place.config(given, data_logging)
+
+
+def _read_settings() -> YandexSettings:
+    """``YC_*`` settings; a value that cannot be used is named, and never shown."""
+    try:
+        return YandexSettings()
+    except ValidationError as error:
+        problems = [
+            f"YC_{'_'.join(map(str, detail['loc'])).upper()} ({detail['msg'].lower()})"
+            for detail in error.errors()
+        ]
+    raise ConfigurationError(
+        f"cannot use {', '.join(problems)}, in the environment or .env: correct or unset it "
+        "(YC_DATA_LOGGING takes true or false)"
+    )
 
 
 _WAYS = (
