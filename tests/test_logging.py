@@ -33,7 +33,8 @@ def test_a_background_run_is_logged_with_its_id_and_request_ids(
     assert info[0].startswith(f"created background response {result.response_id}: status=")
     assert info[1].startswith(f"background response {result.response_id} ended: completed")
     assert all("x-request-id None" not in message for message in info + debug)
-    assert debug and all(result.response_id in message for message in debug)
+    assert debug
+    assert all(result.response_id in message for message in debug)
     assert all(PROMPT not in message and "Paris" not in message for _, message in records)
 
 

@@ -7,11 +7,17 @@ unchanged, and HTTP errors keep the official classes. What changes:
 * base URL, folder (sent as ``OpenAI-Project``) and credentials come from arguments,
   ``YC_*`` variables or a ``.env`` file, never from ``OPENAI_*`` variables;
 * a short model name is expanded to a ``gpt://<folder>/...`` URI in every request;
-* an IAM token may be a callable, asked for a fresh token on every request attempt.
+* the ``Authorization`` header comes from a credentials provider
+  (:mod:`yc_responses.auth`), asked before every request attempt; a ``401`` makes it
+  renew its token once and the request is sent again. ``client.api_key`` stays
+  empty: code that copies it elsewhere (tracing exporters) gets no Yandex secret;
+* every request carries a fresh ``x-client-request-id`` (and
+  ``x-data-logging-enabled: false`` with ``data_logging=False``);
+* ``embeddings.create`` asks for ``encoding_format="float"`` unless told otherwise.
 
 The Yandex part is written once, in ``_YandexClient`` (as the official package writes
 its Azure part once in ``BaseAzureClient``); the two classes add only what differs
-between sync and async: how a token callable is called and the request hook.
+between sync and async: how the provider is asked, and how a request is sent again.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx2
 import openai
-from openai import DEFAULT_MAX_RETRIES, NOT_GIVEN, NotGiven, Timeout
+from openai import DEFAULT_MAX_RETRIES, NOT_GIVEN, NotGiven, Omit, Timeout
 from openai._models import FinalRequestOptions
+from openai._types import HttpxSendArgs
+from openai.resources.embeddings import AsyncEmbeddings, Embeddings
+from openai.types import CreateEmbeddingResponse
 from typing_extensions import Self, TypedDict, Unpack, override
 
-from .config import YandexConfig, resolve_config
+from .auth import Credentials
+from .config import YandexConfig, given_credentials, resolve_config
 from .errors import ConfigurationError
 from .settings import YandexSettings
 from .uris import ModelKind, model_uri
@@ -50,6 +60,43 @@ _TokenProviderT = TypeVar("_TokenProviderT")
 _EMBEDDINGS_PATH = "/embeddings"
 
 
+def _needs_authorization(options: FinalRequestOptions) -> bool:
+    """Whether the caller left ``Authorization`` to the client (no header of its own)."""
+    headers = options.headers if isinstance(options.headers, Mapping) else {}
+    return not any(name.lower() == "authorization" for name in headers)
+
+
+def _add_headers(
+    options: FinalRequestOptions, config: YandexConfig, authorization: str | None
+) -> None:
+    """The request hook's headers: the provider's ``Authorization`` and the request id.
+
+    The caller's own headers win; a new mapping replaces the old one, so that retries
+    and the caller's dict stay untouched.
+    """
+    given = options.headers if isinstance(options.headers, Mapping) else {}
+    added: dict[str, Any] = config.request_headers()
+    if authorization is not None:
+        added["Authorization"] = authorization
+    lowered = {name.lower() for name in given}
+    options.headers = {
+        **{name: value for name, value in added.items() if name.lower() not in lowered},
+        **given,
+    }
+
+
+def _should_retry(
+    response: httpx2.Response, request: httpx2.Request, credentials: Credentials
+) -> bool:
+    """After a ``401`` to a header of the provider: forget it; whether to try once more."""
+    if response.status_code != 401:
+        return False
+    authorization = request.headers.get("Authorization")
+    if authorization is None or not isinstance(request.stream, httpx2.ByteStream):
+        return False
+    return credentials.invalidate(authorization)
+
+
 def _expand_model(options: FinalRequestOptions, folder_id: str) -> None:
     """The request hook: expand a short model name in any JSON body that has one."""
     body = options.json_data
@@ -69,6 +116,8 @@ class _Changes(TypedDict, Generic[_HttpClientT, _TokenProviderT], total=False):
 
     api_key: str | None
     iam_token: str | _TokenProviderT | None
+    credentials: Credentials | None
+    data_logging: bool | None
     folder_id: str | None
     project: str | None
     base_url: str | httpx2.URL | None
@@ -107,10 +156,13 @@ class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
         *,
         api_key: str | None = None,
         iam_token: str | _TokenProviderT | None = None,
+        credentials: Credentials | None = None,
         folder_id: str | None = None,
         base_url: str | httpx2.URL | None = None,
         llm_base_url: str | None = None,
         operation_base_url: str | None = None,
+        iam_endpoint: str | None = None,
+        data_logging: bool | None = None,
         settings: YandexSettings | None = None,
         project: str | None = None,
         organization: str | None = None,
@@ -131,21 +183,26 @@ class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
         # credential, folder and base URL too: ``_config``, made by copy(), replaces them.
         _refuse_openai_only(admin_api_key=admin_api_key, workload_identity=workload_identity)
         if _config is None:
+            token = cast("str | Callable[[], Any] | None", iam_token)
             _config = resolve_config(
-                api_key=api_key,
-                iam_token=cast("str | Callable[[], Any] | None", iam_token),
+                credentials=given_credentials(api_key, token, credentials),
                 folder_id=folder_id,
                 project=project,
                 base_url=base_url,
                 llm_base_url=llm_base_url,
                 operation_base_url=operation_base_url,
                 settings=settings,
+                iam_endpoint=iam_endpoint,
+                data_logging=data_logging,
             )
         self._config = _config
         self.folder_id = _config.folder_id
         official = self._official
+        # No secret for the official client: the provider writes each request's
+        # Authorization header, and ``client.api_key`` stays empty.
         cast(Any, super()).__init__(
-            api_key=self._credential(_config),
+            api_key="",
+            _enforce_credentials=False,
             project=_config.folder_id,
             base_url=_config.base_url,
             organization=organization,
@@ -182,9 +239,10 @@ class _YandexClient(Generic[_HttpClientT, _TokenProviderT]):
         assert isinstance(self, (openai.OpenAI, openai.AsyncOpenAI))
         return self
 
-    def _credential(self, config: YandexConfig) -> str | Callable[[], Any]:
-        """What the official client sends as its Bearer: a string, or a token callable."""
-        raise NotImplementedError
+    def _yandex_options(self, options: FinalRequestOptions, authorization: str | None) -> None:
+        """The request hook, both clients: expand the model name, add the headers."""
+        _expand_model(options, self.folder_id)
+        _add_headers(options, self._config, authorization)
 
     def model_uri(self, name: str, *, kind: ModelKind | None = None) -> str:
         """The full URI of ``name`` in this client's folder.
@@ -225,7 +283,7 @@ def _refuse_openai_only(**settings: object) -> None:
         if value is not None:
             raise ConfigurationError(
                 f"{name}= is an OpenAI setting with no meaning for Yandex AI Studio: "
-                "leave it out (credentials are api_key= or iam_token=)"
+                "leave it out (credentials are credentials=, api_key= or iam_token=)"
             )
 
 
@@ -245,30 +303,12 @@ class YandexOpenAI(  # type: ignore[misc]
     Arguments win over ``YC_*`` environment variables, which win over a ``.env``
     file; ``OPENAI_*`` variables are never read. Pass ``api_key=`` or ``iam_token=``
     (a string, or a function returning a fresh token, called on every request
-    attempt), ``folder_id=`` (``project=`` is accepted too, as in the official
-    client) and optionally ``base_url=``. Every other keyword is the official
-    client's. ``client.yandex`` is the resolved configuration.
+    attempt) or ``credentials=`` (a provider of :mod:`yc_responses.auth`, such as
+    ``ServiceAccountKey("key.json")``), ``folder_id=`` (``project=`` is accepted too,
+    as in the official client) and optionally ``base_url=``, ``iam_endpoint=`` (for
+    ``YC_SERVICE_ACCOUNT_KEY_FILE``) and ``data_logging=False``. Every other keyword
+    is the official client's. ``client.yandex`` is the resolved configuration.
     """
-
-    @override
-    def _credential(self, config: YandexConfig) -> str | Callable[[], str]:
-        static = config._static_credential()
-        if static is not None:
-            return static
-        source = config._token_source()
-
-        def fresh_token() -> str:
-            value = source()
-            if inspect.isawaitable(value):
-                if inspect.iscoroutine(value):
-                    value.close()
-                raise ConfigurationError(
-                    "the iam_token callable is async: use AsyncYandexOpenAI, "
-                    "or pass a plain function to YandexOpenAI"
-                )
-            return config._accept_token(value)
-
-        return fresh_token
 
     @cached_property
     def background(self) -> Background:
@@ -284,10 +324,28 @@ class YandexOpenAI(  # type: ignore[misc]
 
         return Deferred(self)
 
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        """The official embeddings, asking for float vectors unless told otherwise."""
+        return _FloatEmbeddings(self)
+
     @override
     def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
-        _expand_model(options, self.folder_id)
+        needed = _needs_authorization(options)
+        self._yandex_options(options, self._config.credentials.authorization() if needed else None)
         return super()._prepare_options(options)
+
+    @override
+    def _send_request(
+        self, request: httpx2.Request, *, stream: bool, **kwargs: Unpack[HttpxSendArgs]
+    ) -> httpx2.Response:
+        response = super()._send_request(request, stream=stream, **kwargs)
+        credentials = self._config.credentials
+        if not _should_retry(response, request, credentials):
+            return response
+        response.close()
+        request.headers["Authorization"] = credentials.authorization()
+        return super()._send_request(request, stream=stream, **kwargs)
 
 
 class AsyncYandexOpenAI(  # type: ignore[misc]
@@ -300,21 +358,6 @@ class AsyncYandexOpenAI(  # type: ignore[misc]
         client = AsyncYandexOpenAI(iam_token=fetch_token, folder_id="b1g...")
         response = await client.responses.create(model="yandexgpt", input="Hi")
     """
-
-    @override
-    def _credential(self, config: YandexConfig) -> str | Callable[[], Awaitable[str]]:
-        static = config._static_credential()
-        if static is not None:
-            return static
-        source = config._token_source()
-
-        async def fresh_token() -> str:
-            value = source()
-            if inspect.isawaitable(value):
-                value = await value
-            return config._accept_token(value)
-
-        return fresh_token
 
     @cached_property
     def background(self) -> AsyncBackground:
@@ -332,5 +375,44 @@ class AsyncYandexOpenAI(  # type: ignore[misc]
 
     @override
     async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
-        _expand_model(options, self.folder_id)
+        authorization = None
+        if _needs_authorization(options):
+            authorization = await self._config.credentials.async_authorization()
+        self._yandex_options(options, authorization)
         return await super()._prepare_options(options)
+
+    @override
+    async def _send_request(
+        self, request: httpx2.Request, *, stream: bool, **kwargs: Unpack[HttpxSendArgs]
+    ) -> httpx2.Response:
+        response = await super()._send_request(request, stream=stream, **kwargs)
+        credentials = self._config.credentials
+        if not _should_retry(response, request, credentials):
+            return response
+        await response.aclose()
+        request.headers["Authorization"] = await credentials.async_authorization()
+        return await super()._send_request(request, stream=stream, **kwargs)
+
+    @cached_property
+    def embeddings(self) -> AsyncEmbeddings:
+        """The official embeddings, asking for float vectors unless told otherwise."""
+        return _AsyncFloatEmbeddings(self)
+
+
+def _float_by_default(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Yandex documents float vectors only; the official default asks for base64."""
+    if isinstance(kwargs.get("encoding_format", NOT_GIVEN), (NotGiven, Omit)):
+        kwargs["encoding_format"] = "float"
+    return kwargs
+
+
+class _FloatEmbeddings(Embeddings):
+    @override
+    def create(self, *args: Any, **kwargs: Any) -> CreateEmbeddingResponse:
+        return super().create(*args, **_float_by_default(kwargs))
+
+
+class _AsyncFloatEmbeddings(AsyncEmbeddings):
+    @override
+    async def create(self, *args: Any, **kwargs: Any) -> CreateEmbeddingResponse:
+        return await super().create(*args, **_float_by_default(kwargs))

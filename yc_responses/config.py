@@ -14,31 +14,37 @@ error raised while checking them (a bad value is named by its variable or keywor
 from __future__ import annotations
 
 import re
-from collections import deque
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx2
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from .auth import (
+    DEFAULT_IAM_ENDPOINT,
+    ApiKey,
+    AuthKind,
+    Credentials,
+    EnvToken,
+    IamToken,
+    MetadataService,
+    ServiceAccountKey,
+    TokenFunction,
+    _header_safe,
+)
 from .errors import ConfigurationError
 from .settings import YandexSettings
 
-__all__ = ["AuthKind", "YandexConfig", "resolve_config"]
+__all__ = ["AuthKind", "YandexConfig", "given_credentials", "resolve_config"]
 
-AuthKind = Literal["api_key", "iam_token"]
-"""How a client authenticates: ``Api-Key`` / ``Bearer`` with a key, or an IAM token."""
 
 _FOLDER_ID = re.compile(r"[a-z0-9]{1,50}")
 """Folder ids are lowercase letters and digits (``b1g...``), at most 50 of them."""
 
-_SHORTEST_REDACTED = 4
-"""Shorter values are not blanked out of text: they would blank ordinary words."""
-
-_TOKENS_REMEMBERED = 8
-"""How many tokens of an ``iam_token`` callable :meth:`YandexConfig.redact` still knows."""
+_NO_CREDENTIALS = Credentials()
 
 
 @dataclass(frozen=True, repr=False)
@@ -62,17 +68,19 @@ class YandexConfig:
     """The host of the ``completionAsync`` API (``YC_LLM_BASE_URL``)."""
     operation_base_url: str
     """The host polled for operations (``YC_OPERATION_BASE_URL``)."""
-    _api_key: str | None = None
-    _iam_token: str | Callable[[], Any] | None = None
-    _issued: deque[str] = field(
-        default_factory=lambda: deque(maxlen=_TOKENS_REMEMBERED), compare=False
-    )
-    """The last tokens an ``iam_token`` callable returned, so that they can be redacted."""
+    data_logging: bool = True
+    """``False``: every request asks the service not to log its data (``YC_DATA_LOGGING``)."""
+    _credentials: Credentials = field(default_factory=lambda: _NO_CREDENTIALS)
 
     @property
     def auth(self) -> AuthKind:
-        """``"api_key"`` or ``"iam_token"`` (a string or a callable)."""
-        return "api_key" if self._api_key is not None else "iam_token"
+        """``"api_key"`` or ``"iam_token"`` (fixed, from a callable or from a provider)."""
+        return self._credentials.kind
+
+    @property
+    def credentials(self) -> Credentials:
+        """The provider of the ``Authorization`` header (its repr shows no secret)."""
+        return self._credentials
 
     def foundation_models_headers(self) -> dict[str, str]:
         """Headers of the ``completionAsync`` and operations APIs.
@@ -81,8 +89,17 @@ class YandexConfig:
         IAM token nothing more, so that the client's own ``Bearer`` header applies.
         """
         headers = {"x-folder-id": self.folder_id}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Api-Key {self._api_key}"
+        authorization = self._credentials.foundation_models_authorization()
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        return headers
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers every request gets: a fresh ``x-client-request-id``, and
+        ``x-data-logging-enabled: false`` when data logging is off."""
+        headers = {"x-client-request-id": str(uuid.uuid4())}
+        if not self.data_logging:
+            headers["x-data-logging-enabled"] = "false"
         return headers
 
     def redact(self, text: str) -> str:
@@ -90,44 +107,20 @@ class YandexConfig:
 
         Use it on anything shown to a user: error messages, server answers, logs.
         """
-        secrets = [self._api_key, self._iam_token, *self._issued]
-        for secret in secrets:
-            if isinstance(secret, str) and len(secret) >= _SHORTEST_REDACTED:
-                text = text.replace(secret, "***")
-        return text
-
-    def _static_credential(self) -> str | None:
-        """The API key or the IAM token string; ``None`` when the token is a callable."""
-        if self._api_key is not None:
-            return self._api_key
-        return self._iam_token if isinstance(self._iam_token, str) else None
-
-    def _token_source(self) -> Callable[[], Any]:
-        """The ``iam_token`` callable (only when :meth:`_static_credential` is ``None``)."""
-        assert callable(self._iam_token)
-        return self._iam_token
-
-    def _accept_token(self, value: object) -> str:
-        """Check a token an ``iam_token`` callable returned; remember it for :meth:`redact`."""
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(
-                f"the iam_token callable returned {type(value).__name__}, not a token: "
-                "it must return the IAM token as a non-empty str"
-            )
-        token = _header_safe(value, "the token returned by the iam_token callable")
-        self._issued.append(token)
-        return token
+        return self._credentials.redact(text)
 
     def _updated(
         self,
         *,
         api_key: str | None = None,
         iam_token: str | Callable[[], Any] | None = None,
+        credentials: Credentials | None = None,
         folder_id: str | None = None,
         project: str | None = None,
         base_url: str | httpx2.URL | None = None,
         llm_base_url: str | None = None,
         operation_base_url: str | None = None,
+        data_logging: bool | None = None,
     ) -> YandexConfig:
         """This configuration with the given values in place of its own, checked alike.
 
@@ -146,30 +139,20 @@ class YandexConfig:
             ),
             settings=None,
         )
-        if api_key is None and iam_token is None:
-            return place.config(self._api_key, self._iam_token, self._issued)
-        return place.config(*_credential(api_key=api_key, iam_token=iam_token, settings=None))
+        logging_on = self.data_logging if data_logging is None else data_logging
+        if api_key is None and iam_token is None and credentials is None:
+            return place.config(self._credentials, logging_on)
+        given = given_credentials(api_key, iam_token, credentials)
+        assert given is not None
+        return place.config(given, logging_on)
 
     def __repr__(self) -> str:
         return (
             f"YandexConfig(folder_id={self.folder_id!r}, base_url={self.base_url!r}, "
             f"llm_base_url={self.llm_base_url!r}, "
-            f"operation_base_url={self.operation_base_url!r}, auth={self.auth!r})"
+            f"operation_base_url={self.operation_base_url!r}, auth={self.auth!r}, "
+            f"credentials={self._credentials!r})"
         )
-
-
-def _header_safe(value: str, source: str) -> str:
-    """``value`` without surrounding whitespace, refused if it cannot go into a header.
-
-    The message names ``source`` and never the value; no exception is chained to it.
-    """
-    value = value.strip()
-    if not (value.isascii() and value.isprintable()):
-        raise ConfigurationError(
-            f"{source} cannot be sent in an HTTP header: it holds a control or non-ASCII "
-            "character. Copy the secret again, whole and with nothing around it"
-        )
-    return value
 
 
 def _folder(value: str, source: str) -> str:
@@ -204,26 +187,35 @@ def _secret(value: SecretStr | None) -> str | None:
 
 def resolve_config(
     *,
-    api_key: str | None,
-    iam_token: str | Callable[[], Any] | None,
+    api_key: str | None = None,
+    iam_token: str | Callable[[], Any] | None = None,
     folder_id: str | None,
     project: str | None,
     base_url: str | httpx2.URL | None,
     llm_base_url: str | None,
     operation_base_url: str | None,
     settings: YandexSettings | None,
+    credentials: Credentials | None = None,
+    iam_endpoint: str | None = None,
+    data_logging: bool | None = None,
 ) -> YandexConfig:
     """Explicit arguments first, then ``settings`` (environment, then ``.env``).
 
     ``settings`` is read from the environment when it is ``None`` and a value is missing.
     """
+    given = given_credentials(api_key, iam_token, credentials)
     if settings is None and (
-        (api_key is None and iam_token is None)
+        given is None
+        or data_logging is None
         or (folder_id is None and project is None)
         or None in (base_url, llm_base_url, operation_base_url)
     ):
-        settings = YandexSettings()
-    api_key, iam_token = _credential(api_key=api_key, iam_token=iam_token, settings=settings)
+        settings = _read_settings()
+    if given is None:
+        assert settings is not None
+        given = _from_settings(settings, iam_endpoint)
+    if data_logging is None:
+        data_logging = True if settings is None else settings.data_logging
     place = _place(
         folder_id=folder_id,
         project=project,
@@ -232,40 +224,100 @@ def resolve_config(
         operation_base_url=operation_base_url,
         settings=settings,
     )
-    return place.config(api_key, iam_token)
+    return place.config(given, data_logging)
 
 
-def _credential(
-    *,
+def _read_settings() -> YandexSettings:
+    """``YC_*`` settings; a value that cannot be used is named, and never shown."""
+    try:
+        return YandexSettings()
+    except ValidationError as error:
+        problems = [
+            f"YC_{'_'.join(map(str, detail['loc'])).upper()} ({detail['msg'].lower()})"
+            for detail in error.errors()
+        ]
+    raise ConfigurationError(
+        f"cannot use {', '.join(problems)}, in the environment or .env: correct or unset it "
+        "(YC_DATA_LOGGING takes true or false)"
+    )
+
+
+_WAYS = (
+    "set YC_API_KEY or YC_IAM_TOKEN, or YC_SERVICE_ACCOUNT_KEY_FILE (an authorized key's "
+    "JSON file), or YC_METADATA_ADDR (the metadata service of a VM or function, such as "
+    "169.254.169.254), or YC_TOKEN (in the environment or a .env file); or pass "
+    "credentials= (a provider of yc_responses.auth), api_key= or iam_token="
+)
+"""Every way to give a client credentials, for error messages."""
+
+
+def given_credentials(
     api_key: str | None,
     iam_token: str | Callable[[], Any] | None,
-    settings: YandexSettings | None,
-) -> tuple[str | None, str | Callable[[], Any] | None]:
-    """The one credential, cleaned: ``(api_key, None)`` or ``(None, iam_token)``."""
-    if api_key is not None and iam_token is not None:
-        raise ConfigurationError(
-            "both api_key= and iam_token= were given: pass only one of them "
-            "(an API key, or an IAM token)"
+    credentials: Credentials | None,
+) -> Credentials | None:
+    """The one credential given as an argument, as a provider; ``None`` if none was."""
+    given = [
+        name
+        for name, value in (
+            ("api_key", api_key),
+            ("iam_token", iam_token),
+            ("credentials", credentials),
         )
-    key_source, token_source = "api_key=", "iam_token="
-    if api_key is None and iam_token is None and settings is not None:
-        api_key, iam_token = _secret(settings.api_key), _secret(settings.iam_token)
-        key_source, token_source = "YC_API_KEY", "YC_IAM_TOKEN"
-        if api_key is not None and iam_token is not None:
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigurationError(
+            f"{' and '.join(f'{name}=' for name in given)} were given: pass only one of them "
+            "(an API key, an IAM token, or a provider)"
+        )
+    if credentials is not None:
+        if not isinstance(credentials, Credentials):
             raise ConfigurationError(
-                "both YC_API_KEY and YC_IAM_TOKEN are set (in the environment or .env): "
-                "unset one of them, or pass api_key= or iam_token= explicitly"
+                f"credentials= must be a provider of yc_responses.auth (ServiceAccountKey, "
+                f"MetadataService, ...), not {type(credentials).__name__}"
             )
+        return credentials
+    if callable(iam_token):
+        return TokenFunction(iam_token)
     if isinstance(api_key, str):
-        api_key = _header_safe(api_key, key_source) or None
+        return _or_nothing(ApiKey, _header_safe(api_key, "api_key="))
     if isinstance(iam_token, str):
-        iam_token = _header_safe(iam_token, token_source) or None
-    if not api_key and not iam_token:
+        return _or_nothing(IamToken, _header_safe(iam_token, "iam_token="))
+    return None
+
+
+def _or_nothing(make: Callable[[str], Credentials], value: str) -> Credentials:
+    if not value:
+        raise ConfigurationError(f"no credentials for Yandex AI Studio: {_WAYS}")
+    return make(value)
+
+
+def _from_settings(settings: YandexSettings, iam_endpoint: str | None) -> Credentials:
+    """Credentials from ``YC_*`` settings, in the documented order.
+
+    ``YC_API_KEY`` or ``YC_IAM_TOKEN``, then ``YC_SERVICE_ACCOUNT_KEY_FILE``, then the
+    metadata service (only when ``YC_METADATA_ADDR`` is set), then ``YC_TOKEN``.
+    """
+    api_key, iam_token = _secret(settings.api_key), _secret(settings.iam_token)
+    if api_key and iam_token:
         raise ConfigurationError(
-            "no credentials for Yandex AI Studio: set YC_API_KEY or YC_IAM_TOKEN "
-            "(in the environment or a .env file), or pass api_key= or iam_token="
+            "both YC_API_KEY and YC_IAM_TOKEN are set (in the environment or .env): "
+            "unset one of them, or pass api_key= or iam_token= explicitly"
         )
-    return api_key, iam_token
+    if api_key:
+        return ApiKey(_header_safe(api_key, "YC_API_KEY"))
+    if iam_token:
+        return IamToken(_header_safe(iam_token, "YC_IAM_TOKEN"))
+    endpoint = iam_endpoint or settings.iam_endpoint
+    _url(endpoint, "iam_endpoint=" if iam_endpoint else "YC_IAM_ENDPOINT", DEFAULT_IAM_ENDPOINT)
+    if settings.service_account_key_file:
+        return ServiceAccountKey(settings.service_account_key_file, iam_endpoint=endpoint)
+    if settings.metadata_addr:
+        return MetadataService(settings.metadata_addr)
+    if settings.token is not None and settings.token.get_secret_value():
+        return EnvToken()
+    raise ConfigurationError(f"no credentials for Yandex AI Studio: {_WAYS}")
 
 
 def _place(
@@ -311,15 +363,5 @@ class _Place(NamedTuple):
     llm_base_url: str
     operation_base_url: str
 
-    def config(
-        self,
-        api_key: str | None,
-        iam_token: str | Callable[[], Any] | None,
-        issued: deque[str] | None = None,
-    ) -> YandexConfig:
-        return YandexConfig(
-            *self,
-            _api_key=api_key,
-            _iam_token=iam_token,
-            _issued=deque(maxlen=_TOKENS_REMEMBERED) if issued is None else issued,
-        )
+    def config(self, credentials: Credentials, data_logging: bool) -> YandexConfig:
+        return YandexConfig(*self, data_logging=data_logging, _credentials=credentials)

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_IAM_ENDPOINT",
     "DEFAULT_LLM_BASE_URL",
     "DEFAULT_OPERATION_BASE_URL",
     "YandexSettings",
@@ -15,6 +16,7 @@ __all__ = [
 DEFAULT_BASE_URL = "https://ai.api.cloud.yandex.net/v1"
 DEFAULT_LLM_BASE_URL = "https://llm.api.cloud.yandex.net"
 DEFAULT_OPERATION_BASE_URL = "https://operation.api.cloud.yandex.net"
+DEFAULT_IAM_ENDPOINT = "https://iam.api.cloud.yandex.net/iam/v1/tokens"
 
 
 class YandexSettings(BaseSettings):
@@ -59,3 +61,18 @@ class YandexSettings(BaseSettings):
 
     operation_base_url: str = DEFAULT_OPERATION_BASE_URL
     """The host polled for operations (``YC_OPERATION_BASE_URL``)."""
+
+    service_account_key_file: str | None = None
+    """An authorized key's JSON file, exchanged for IAM tokens (``YC_SERVICE_ACCOUNT_KEY_FILE``)."""
+
+    iam_endpoint: str = DEFAULT_IAM_ENDPOINT
+    """Where a service account's JWT is exchanged for an IAM token (``YC_IAM_ENDPOINT``)."""
+
+    metadata_addr: str | None = None
+    """``host[:port]`` of the metadata service; set it to use it (``YC_METADATA_ADDR``)."""
+
+    token: SecretStr | None = None
+    """An IAM token kept fresh by the platform, re-read before every request (``YC_TOKEN``)."""
+
+    data_logging: bool = True
+    """``false``: ask the service not to log request data (``YC_DATA_LOGGING``)."""

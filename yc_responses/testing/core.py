@@ -16,6 +16,7 @@ from typing import Literal
 
 from . import chat, operations, payloads, responses_api
 from .admission import FaultRules, QuotaWindows, fault_message
+from .iam import IamEmulator
 from .payloads import Status
 from .scenarios import Fault, InputMatcher, Outcome, Quotas, Route
 from .service import Service
@@ -108,6 +109,8 @@ class EmulatorCore:
         self._requests: Counter[str] = Counter()
         self._statuses: Counter[int] = Counter()
         self._dropped = 0
+        self.iam = IamEmulator(seed=seed)
+        """Service account keys, the exchange and the metadata service: tokens it issues work."""
 
     @property
     def background_duration(self) -> float | tuple[float, float]:
@@ -205,6 +208,10 @@ class EmulatorCore:
             return reply
 
     def _answer(self, request: Request) -> Reply:
+        now = self.clock()
+        answer = self.iam.handle(request, now=now, wall=self.service.wall(now))
+        if answer is not None:
+            return Reply(status=answer[0], body=answer[1])
         route = route_of(request)
         if route is None:
             return error_reply(request, 404, f"no route for {request.method} {request.path}")
@@ -240,9 +247,9 @@ class EmulatorCore:
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if (
-            scheme.lower() not in ("bearer", "api-key")
-            or credential.strip() not in self._credentials
+        if scheme.lower() not in ("bearer", "api-key") or not (
+            credential.strip() in self._credentials
+            or self.iam.accepts(credential.strip(), self.clock())
         ):
             raise ServiceError(401, "the API key or IAM token is missing, unknown or expired")
 

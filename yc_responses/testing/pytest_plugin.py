@@ -18,11 +18,15 @@ Fixtures (fresh for every test):
   the test. Async tests need an async runner: ``@pytest.mark.anyio`` (anyio's
   plugin, with an ``anyio_backend`` fixture returning ``"asyncio"``) or pytest-asyncio.
 * ``yc_emulator_options``: override it to pass other arguments to the emulator.
+* ``yc_service_account_key``: the path of an authorized key's JSON file that
+  ``yc_emulator`` accepts (with ``YC_IAM_ENDPOINT=yc_emulator.iam_endpoint``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -32,7 +36,14 @@ if TYPE_CHECKING:
     from yc_responses.clock import ManualClock
     from yc_responses.testing.server import Emulator
 
-__all__ = ["async_yc_client", "yc_client", "yc_clock", "yc_emulator", "yc_emulator_options"]
+__all__ = [
+    "async_yc_client",
+    "yc_client",
+    "yc_clock",
+    "yc_emulator",
+    "yc_emulator_options",
+    "yc_service_account_key",
+]
 
 
 @pytest.fixture
@@ -81,3 +92,16 @@ async def async_yc_client(yc_emulator: Emulator) -> AsyncIterator[AsyncYandexOpe
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+def yc_service_account_key(yc_emulator: Emulator, tmp_path: Path) -> Path:
+    """An authorized key's JSON file, registered with ``yc_emulator`` (needs ``[auth]``)::
+
+    def test_key(yc_service_account_key, yc_emulator, monkeypatch):
+        monkeypatch.setenv("YC_SERVICE_ACCOUNT_KEY_FILE", str(yc_service_account_key))
+        monkeypatch.setenv("YC_IAM_ENDPOINT", yc_emulator.iam_endpoint)
+    """
+    path = tmp_path / "authorized_key.json"
+    path.write_text(json.dumps(yc_emulator.iam.new_key()), encoding="utf-8")
+    return path

@@ -29,6 +29,7 @@ from yc_responses.client import AsyncYandexOpenAI, YandexOpenAI
 
 from . import payloads
 from .core import EmulatorCore, EmulatorStats, Reply, Request
+from .iam import EXCHANGE_PATH, IamEmulator
 from .payloads import Status
 from .scenarios import Fault, InputMatcher, Outcome, Quotas, Route
 
@@ -328,6 +329,21 @@ class Emulator:
     def operation_base_url(self) -> str:
         """Where ``/operations/{id}`` is served (the server root)."""
         return self.root_url
+
+    @property
+    def iam_endpoint(self) -> str:
+        """The token exchange, for ``YC_IAM_ENDPOINT`` / ``iam_endpoint=``."""
+        return f"{self.root_url}{EXCHANGE_PATH}"
+
+    @property
+    def metadata_addr(self) -> str:
+        """``127.0.0.1:PORT``, for ``YC_METADATA_ADDR`` / ``MetadataService(address)``."""
+        return self.root_url.removeprefix("http://")
+
+    @property
+    def iam(self) -> IamEmulator:
+        """Keys and tokens: ``emu.iam.new_key()``, ``emu.iam.token_lifetime = 600``."""
+        return self.core.iam
 
     def client(self, **kwargs: Any) -> YandexOpenAI:
         """A :class:`~yc_responses.YandexOpenAI` bound to this emulator.
