@@ -22,6 +22,7 @@ builds its requests once for both.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
@@ -124,9 +125,7 @@ def _late() -> openai.APITimeoutError:
     return openai.APITimeoutError(request=httpx2.Request("GET", "http://request.deadline"))
 
 
-def _within(
-    limit: float | None, call: Callable[[], T], on_late: Callable[[], object] | None = None
-) -> T:
+def _within(limit: float | None, call: Callable[[], T]) -> T:
     """``call()``, or ``APITimeoutError`` once ``limit`` seconds have passed.
 
     A blocking read cannot be interrupted, so the call runs in a thread of its own
@@ -147,13 +146,40 @@ def _within(
 
     threading.Thread(target=run, name="yc-responses-request", daemon=True).start()
     if not done.wait(max(limit, 0.0)):
-        if on_late is not None:
-            on_late()
         raise _late()
     succeeded, value = outcome[0]
     if not succeeded:
         raise value
     return cast("T", value)
+
+
+class _EventReader:
+    """Reads a sync stream's events in a thread of its own, so that waiting for the
+    next one can stop at a time limit; one thread a stream, not one an event."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._events: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        threading.Thread(target=self._read, name="yc-responses-events", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                self._events.put((True, event))
+            self._events.put((True, END))
+        except BaseException as exc:  # handed over to the waiting thread
+            self._events.put((False, exc))
+
+    def next(self, limit: float | None) -> Any:
+        """The next event, :data:`END`, or ``APITimeoutError`` past ``limit`` seconds."""
+        try:
+            readable, value = self._events.get(timeout=None if limit is None else max(limit, 0.0))
+        except queue.Empty:
+            self._stream.close()
+            raise _late() from None
+        if not readable:
+            raise value
+        return value
 
 
 async def _within_async(limit: float | None, call: Callable[[], Awaitable[T]]) -> T:
@@ -210,6 +236,7 @@ class _Driving(Generic[T]):
 def drive_sync(steps: Steps[T], *, sleep: Callable[[float], object]) -> T:
     """Perform ``steps`` with blocking calls and return what they end with."""
     driving = _Driving(steps)
+    readers: dict[int, _EventReader] = {}
     try:
         for effect in driving:
             try:
@@ -218,9 +245,9 @@ def drive_sync(steps: Steps[T], *, sleep: Callable[[float], object]) -> T:
                 elif isinstance(effect, Request):
                     driving.answer(effect, perform_sync(effect))
                 elif isinstance(effect, NextEvent):
-                    stream = effect.stream
-                    event = _within(effect.limit, partial(next, stream, END), stream.close)
-                    driving.answer(effect, event)
+                    if id(effect.stream) not in readers:
+                        readers[id(effect.stream)] = _EventReader(effect.stream)
+                    driving.answer(effect, readers[id(effect.stream)].next(effect.limit))
                 else:
                     driving.answer(effect, effect.stream.close())
             except Exception as exc:
