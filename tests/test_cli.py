@@ -1195,3 +1195,24 @@ def test_one_poisoned_answer_among_200_lines_is_one_error_line_and_a_rerun_agree
     assert again == 1
     assert _read(output) == records
     assert sum(yc_emulator.stats.requests.values()) == requests  # read from the journal
+
+
+def test_credentials_that_give_no_token_are_a_configuration_error(
+    tmp_path: Path,
+    yc_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("jwt")
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(yc_emulator.iam.new_key()), encoding="utf-8")
+    monkeypatch.setenv("YC_BASE_URL", yc_emulator.base_url)
+    monkeypatch.setenv("YC_FOLDER_ID", yc_emulator.folder_id)
+    monkeypatch.setenv("YC_SERVICE_ACCOUNT_KEY_FILE", str(key))
+    monkeypatch.setenv("YC_IAM_ENDPOINT", "http://127.0.0.1:1/iam/v1/tokens")
+    for argv in (["run", "--background", "hi"], ["run", "hi"], ["status", "resp_1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "could not get an IAM token" in err
+        assert "Traceback" not in err
+    assert yc_emulator.stats.creations == 0

@@ -10,11 +10,13 @@ import math
 import time
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 from yc_responses import (
     AmbiguousSubmissionError,
     AsyncYandexOpenAI,
+    BackgroundRun,
     Completed,
     PollPolicy,
     RunTimeoutError,
@@ -22,6 +24,7 @@ from yc_responses import (
     UnexpectedStatusError,
     YandexOpenAI,
 )
+from yc_responses.testing import Emulator, Fault, Outcome
 
 from .misbehaving import RUN_ID, MisbehavingServer
 
@@ -168,3 +171,44 @@ def test_a_bad_timeout_is_refused_before_anything_is_sent(timeout: float) -> Non
 def test_a_policy_that_cannot_work_is_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="PollPolicy"):
         PollPolicy(**options)
+
+
+def test_cancel_timeout_holds_against_a_slow_cancel() -> None:
+    with Emulator() as emulator, emulator.client() as client:
+        emulator.script(Outcome.never())
+        run = client.background.create(model="yandexgpt", input="Hi")
+        emulator.inject(Fault.slow(5), route="responses.cancel")
+        started = time.monotonic()
+        with pytest.raises(RunTimeoutError) as caught:
+            run.cancel(timeout=1)
+        _within(2.5, started)
+    assert caught.value.response_id == run.id
+
+
+def test_attach_takes_the_names_it_always_took() -> None:
+    with Emulator() as emulator, emulator.client() as client:
+        assert client.background.attach(response_id="resp_1").id == "resp_1"
+        assert client.deferred.attach(operation_id="op_1").id == "op_1"
+
+
+def test_a_run_is_made_by_its_resource_only() -> None:
+    with Emulator() as emulator, emulator.client() as client, pytest.raises(TypeError):
+        BackgroundRun(client.background, "resp_1")  # type: ignore[arg-type]
+
+
+def test_a_misspelt_strategy_is_refused_before_a_paid_run() -> None:
+    with Emulator() as emulator, emulator.client() as client:
+        with pytest.raises(ValueError, match="sttream"):
+            client.background.run(model="yandexgpt", input="Hi", strategy="sttream")
+        assert emulator.stats.creations == 0
+
+
+def test_the_callers_own_authorization_is_not_replaced_after_a_401() -> None:
+    with Emulator() as emulator:
+        token = emulator.api_key
+        client = emulator.client(api_key=None, iam_token=lambda: token)
+        with client, pytest.raises(openai.AuthenticationError):
+            client.responses.create(
+                model="yandexgpt", input="x", extra_headers={"Authorization": "Bearer not-mine"}
+            )
+        assert emulator.stats.requests["responses.create"] == 1

@@ -129,6 +129,11 @@ class Credentials:
         """
         return False
 
+    def gave(self, authorization: str) -> bool:
+        """Whether ``authorization`` is a header value this provider gave (not the caller's)."""
+        secret = authorization.partition(" ")[2]
+        return bool(secret) and secret in self._secrets()
+
     def foundation_models_authorization(self) -> str | None:
         """The ``completionAsync`` API's own header value, if it differs (API keys)."""
         return None
@@ -394,7 +399,8 @@ class RefreshingCredentials(Credentials):
         if cached is not None and _due(cached, self._clock()) == "fresh":
             return f"Bearer {cached.token}"
         # the renewal does blocking I/O under a lock shared with threads: run it in one
-        token = await anyio.to_thread.run_sync(self.token)
+        # abandoned on cancellation, so that a time limit holds while IAM does not answer
+        token = await anyio.to_thread.run_sync(self.token, abandon_on_cancel=True)
         return f"Bearer {token}"
 
     def invalidate(self, authorization: str) -> bool:

@@ -82,6 +82,10 @@ class Background(
     _kind_type = ResponsesKind
     _run_type = BackgroundRun
 
+    def attach(self, response_id: str) -> BackgroundRun:
+        """The run ``response_id``, e.g. after a restart; no request until it is used."""
+        return super().attach(response_id)
+
     def create(self, **params: Any) -> BackgroundRun:
         """Start a background response; takes the keywords of ``responses.create``.
 
@@ -118,6 +122,7 @@ class Background(
         :class:`~yc_responses.RunTimeoutError` the run keeps going; its id is on the error.
         """
         deadline = Deadline(timeout, clock=self._clock)
+        strategy = WaitStrategy(strategy)  # a misspelt strategy is refused before a paid run
         run = self._start(create_params(params), deadline.remaining())
         return run.wait(deadline.remaining(), strategy=strategy, on_status=on_status)
 
@@ -142,6 +147,10 @@ class AsyncBackground(
     _kind_type = ResponsesKind
     _run_type = AsyncBackgroundRun
 
+    def attach(self, response_id: str) -> AsyncBackgroundRun:
+        """The run ``response_id``; no request until it is used."""
+        return super().attach(response_id)
+
     async def create(self, **params: Any) -> AsyncBackgroundRun:
         """Start a background response (see :meth:`Background.create` for the retry policy)."""
         return await self._start(create_params(params))
@@ -156,6 +165,7 @@ class AsyncBackground(
     ) -> RunResult:
         """Create a background response and wait for its result (see :meth:`Background.run`)."""
         deadline = Deadline(timeout, clock=self._clock)
+        strategy = WaitStrategy(strategy)  # a misspelt strategy is refused before a paid run
         run = await self._start(create_params(params), deadline.remaining())
         return await run.wait(deadline.remaining(), strategy=strategy, on_status=on_status)
 

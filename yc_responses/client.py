@@ -94,7 +94,7 @@ def _should_retry(
     authorization = request.headers.get("Authorization")
     if authorization is None or not isinstance(request.stream, httpx2.ByteStream):
         return False
-    return credentials.invalidate(authorization)
+    return credentials.gave(authorization) and credentials.invalidate(authorization)
 
 
 def _expand_model(options: FinalRequestOptions, folder_id: str) -> None:

@@ -113,6 +113,10 @@ class Deferred(
     _kind_type = OperationsKind
     _run_type = OperationRun
 
+    def attach(self, operation_id: str) -> OperationRun:
+        """The operation ``operation_id``; no request until it is used."""
+        return super().attach(operation_id)
+
     def create(
         self,
         *,
@@ -158,6 +162,10 @@ class AsyncDeferred(
 
     _kind_type = OperationsKind
     _run_type = AsyncOperationRun
+
+    def attach(self, operation_id: str) -> AsyncOperationRun:
+        """The operation ``operation_id``; no request until it is used."""
+        return super().attach(operation_id)
 
     async def create(
         self,

@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 
+def _seconds_text(seconds: float) -> str:
+    """``1.99655`` as ``2``, ``0.25`` as ``0.25``: seconds as a person reads them."""
+    return f"{seconds:.2f}".rstrip("0").rstrip(".")
+
+
 def add_note_once(exc: BaseException, note: str) -> None:
     """Add ``note`` to ``exc`` (shown under its traceback, Python 3.11+) unless it is there."""
     add_note = getattr(exc, "add_note", None)
@@ -135,7 +140,8 @@ class RunTimeoutError(YCResponsesError, TimeoutError):
         self.timeout = timeout
         seen = f"still {status.value}" if status is not None else "not seen finished"
         super().__init__(
-            f"run {response_id} is {seen} after waiting {timeout:g} s; it keeps running on "
+            f"run {response_id} is {seen} after waiting {_seconds_text(timeout)} s; it keeps "
+            "running on "
             f"the server: wait again with client.{resource}.attach({response_id!r}).wait(), "
             "or cancel it with .cancel()"
         )
@@ -197,7 +203,7 @@ class AmbiguousSubmissionError(YCResponsesError):
         if key is None:
             assert cause is not None
             message = (
-                f"the background request may or may not have started ({type(cause).__name__}: "
+                f"the request may or may not have started ({type(cause).__name__}: "
                 f"{cause}). It was not resent, to avoid paying for two runs: check the AI "
                 "Studio console before submitting again, or submit again if a duplicate is "
                 "acceptable"

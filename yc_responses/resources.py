@@ -24,7 +24,7 @@ from . import logs, steps
 from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
 from .journal import Journal
 from .kinds import Kind
-from .polling import PollPolicy, Snapshot
+from .polling import Deadline, PollPolicy, Snapshot
 from .quotas import Quotas
 from .runs import AsyncRun, Run, RunContext
 
@@ -119,13 +119,12 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     def _submit_steps(
         self, params: dict[str, Any], limit: float | None
     ) -> steps.Steps[Snapshot[S]]:
-        # the create gets at least a second, as every look does
-        limit = None if limit is None else max(limit, 1.0)
         return steps.submit(
-            lambda: self.kind.create(params).within(limit),
+            lambda: self.kind.create(params),
             self.policy,
             clock=self._clock,
             wall_clock=self._wall_clock,
+            deadline=None if limit is None else Deadline(limit, clock=self._clock),
         )
 
     def _created(self, snapshot: Snapshot[S]) -> RunT:

@@ -25,10 +25,10 @@ import anyio
 import openai
 
 from . import logs, steps
-from .errors import YCResponsesError, add_note_once
+from .errors import RunTimeoutError, YCResponsesError, add_note_once
 from .faults import cancel_refused, cancel_retryable, is_refusal
 from .kinds import Kind
-from .polling import PollLoop, PollPolicy, Snapshot
+from .polling import Deadline, PollLoop, PollPolicy, Snapshot
 from .results import AnyRunResult
 from .status import RunStatus
 from .steps import END, Close, NextEvent, Request, Sleep, Steps
@@ -71,6 +71,11 @@ class RunCore(Generic[S]):
     and the steps of every operation on it."""
 
     def __init__(self, context: RunContext[S], run_id: str, snapshot: S | None = None) -> None:
+        if not isinstance(context, RunContext):
+            raise TypeError(
+                f"a run is made by its resource, not from {type(context).__name__}: use "
+                "client.background.attach(id) or client.deferred.attach(id)"
+            )
         if not run_id:
             raise ValueError(f"attach() needs the id of a run of client.{context.kind.resource}")
         self._context = context
@@ -127,19 +132,28 @@ class RunCore(Generic[S]):
 
     def _cancel_steps(self, timeout: float | None) -> Steps[AnyRunResult[S]]:
         context = self._context
+        deadline = Deadline(timeout, clock=context.clock)
         try:
-            self.snapshot = yield from steps.retry(
-                lambda: context.kind.cancel(self.id),
-                context.policy,
-                retryable=cancel_retryable,
-                clock=context.clock,
-                wall_clock=context.wall_clock,
-            )
-        except openai.APIStatusError as exc:
-            # 400/409 for a run that already ended: the server refuses to cancel it
-            if not cancel_refused(exc) or not (yield from self._refresh_steps()).is_terminal:
-                raise
-        result = yield from self._wait_steps(timeout, WaitStrategy.POLL, None, None)
+            try:
+                self.snapshot = yield from steps.retry(
+                    lambda: context.kind.cancel(self.id),
+                    context.policy,
+                    retryable=cancel_retryable,
+                    clock=context.clock,
+                    wall_clock=context.wall_clock,
+                    deadline=deadline,
+                )
+            except openai.APIStatusError as exc:
+                # 400/409 for a run that already ended: the server refuses to cancel it
+                if not cancel_refused(exc) or not (yield from self._refresh_steps()).is_terminal:
+                    raise
+        except Exception as exc:
+            if deadline.remaining() == 0 and timeout is not None:
+                raise RunTimeoutError(
+                    self.id, self.status, timeout, resource=context.kind.resource
+                ) from exc
+            raise
+        result = yield from self._wait_steps(deadline.remaining(), WaitStrategy.POLL, None, None)
         return result
 
     def _look(self, request_timeout: float | None) -> Request[Snapshot[S]]:
@@ -276,7 +290,11 @@ class Run(RunCore[S]):
         to ``timeout`` seconds if the server finishes the cancellation later); a run
         that already finished keeps its result (e.g. :class:`~yc_responses.Completed`).
         """
-        return steps.drive_sync(self._cancel_steps(timeout), sleep=self._sleep)
+        try:
+            return steps.drive_sync(self._cancel_steps(timeout), sleep=self._sleep)
+        except BaseException as exc:
+            _leave_note(exc, self)
+            raise
 
 
 class AsyncRun(RunCore[S]):
@@ -326,4 +344,8 @@ class AsyncRun(RunCore[S]):
         timeout: float | None = None,  # noqa: ASYNC109 - how long to wait for the server's run
     ) -> AnyRunResult[S]:
         """Cancel the run and return the terminal state (see :meth:`Run.cancel`)."""
-        return await steps.drive_async(self._cancel_steps(timeout), sleep=self._sleep)
+        try:
+            return await steps.drive_async(self._cancel_steps(timeout), sleep=self._sleep)
+        except BaseException as exc:
+            _leave_note(exc, self)
+            raise

@@ -35,7 +35,7 @@ import openai
 
 from .errors import AmbiguousSubmissionError
 from .faults import is_transient, may_have_started, was_not_sent
-from .polling import FaultBudget, PollLoop, PollPolicy, Snapshot
+from .polling import Deadline, FaultBudget, PollLoop, PollPolicy, Snapshot
 
 __all__ = [
     "END",
@@ -135,18 +135,31 @@ def _within(limit: float | None, call: Callable[[], T]) -> T:
         return call()
     outcome: list[Any] = []
     done = threading.Event()
+    lock = threading.Lock()
+    abandoned = False
 
     def run() -> None:
         try:
-            outcome.append((True, call()))
+            value = call()
         except BaseException as exc:  # handed over to the waiting thread
             outcome.append((False, exc))
+        else:
+            with lock:
+                late = abandoned
+                outcome.append((True, value))
+            close = getattr(value, "close", None)
+            if late and callable(close):
+                close()  # a stream opened too late: nobody will read it
         finally:
             done.set()
 
     threading.Thread(target=run, name="yc-responses-request", daemon=True).start()
     if not done.wait(max(limit, 0.0)):
-        raise _late()
+        with lock:
+            abandoned = not outcome
+        if abandoned:
+            raise _late()
+        done.wait()
     succeeded, value = outcome[0]
     if not succeeded:
         raise value
@@ -249,6 +262,7 @@ def drive_sync(steps: Steps[T], *, sleep: Callable[[float], object]) -> T:
                         readers[id(effect.stream)] = _EventReader(effect.stream)
                     driving.answer(effect, readers[id(effect.stream)].next(effect.limit))
                 else:
+                    readers.pop(id(effect.stream), None)
                     driving.answer(effect, effect.stream.close())
             except Exception as exc:
                 driving.fail(exc)
@@ -302,16 +316,22 @@ def retry(
     submission: bool = False,
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
+    deadline: Deadline | None = None,
 ) -> Steps[T]:
     """Make ``request()`` (one attempt each) until it succeeds or a fault is not
     ``retryable``; for a ``submission``, a fault that may hide a started run raises
-    :class:`~yc_responses.AmbiguousSubmissionError`."""
+    :class:`~yc_responses.AmbiguousSubmissionError`. With a ``deadline``, each attempt
+    is cut to the time left (a second at least) and none starts after it."""
     faults = FaultBudget(policy, retryable=retryable)
     while True:
+        remaining = None if deadline is None else deadline.remaining()
         try:
-            answer: T = yield request()
+            answer: T = yield request().within(None if remaining is None else max(remaining, 1.0))
         except Exception as exc:
             delay = faults.retry_after(exc, now=clock(), wall_time=wall_clock())
+            left = None if deadline is None else deadline.remaining()
+            if delay is not None and left is not None and delay >= left:
+                delay = None  # the next attempt would start past the deadline
             if delay is None:
                 if submission and may_have_started(exc):
                     raise AmbiguousSubmissionError(exc) from exc
@@ -327,6 +347,7 @@ def submit(
     *,
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
+    deadline: Deadline | None = None,
 ) -> Steps[T]:
     """Send a paid submission at most once as far as the server can tell.
 
@@ -341,6 +362,7 @@ def submit(
         submission=True,
         clock=clock,
         wall_clock=wall_clock,
+        deadline=deadline,
     )
 
 

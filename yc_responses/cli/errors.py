@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 
+from yc_responses.auth import CredentialsError
 from yc_responses.batch.journal import JournalError
 from yc_responses.client import YandexOpenAI
 from yc_responses.errors import ServiceUnreachableError, YCResponsesError
@@ -77,6 +78,8 @@ def describe(exc: BaseException, context: Context) -> tuple[str, int]:
         return f"error: {line}", EXIT_USAGE
     if isinstance(exc, openai.APIError):
         return f"error: {explain(exc, context)}", EXIT_NOT_COMPLETED
+    if isinstance(exc, CredentialsError):  # no token could be had: configuration
+        return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, JournalError):  # mismatch, in use, not a journal, unusable
         return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, sqlite3.Error):
