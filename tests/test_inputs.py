@@ -37,6 +37,9 @@ def client(emulator: Emulator) -> Iterator[YandexOpenAI]:
         ("Hi", {}, "model"),
         ("Hi", {"model": "yandexgpt", "extra_headers": {"x-note": "a\nb"}}, "extra_headers"),
         ("Hi", {"model": "yandexgpt", "extra_headers": {"bad name": "x"}}, "extra_headers"),
+        ("Hi", {"model": "yandexgpt", "metadata": {"a": math.nan}}, "JSON"),
+        ("Hi", {"model": "yandexgpt", "extra_body": {"temperature": math.nan}}, "JSON"),
+        ("Hi", {"model": "yandexgpt", "timeout": -1}, "timeout"),
     ],
 )
 def test_a_responses_input_invalid_on_its_face_is_refused_with_the_reason(
@@ -69,6 +72,7 @@ def test_a_valid_responses_input_gives_its_creation_keywords(client: YandexOpenA
         ("Hi", {"model": "yandexgpt", "reasoning_mode": 1}, "reasoning_mode"),
         ("Hi", {"model": "qwen3-235b-a22b-fp8"}, "OpenAI-compatible API"),
         ("Hi", {"model": "gpt-oss-120b/latest"}, "OpenAI-compatible API"),
+        ("Hi", {"model": "yandexgpt", "extra_body": {"x": math.inf}}, "JSON"),
         ("Hi", {}, "model"),
     ],
 )

@@ -16,15 +16,18 @@ A new kind of job with the same life cycle is one new module here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from yc_responses.polling import Snapshot
+from pydantic_core import to_jsonable_python
+
+from yc_responses.polling import Snapshot, check_timeout
 from yc_responses.results import AnyRunResult
 from yc_responses.status import RunStatus
 from yc_responses.steps import Request
 
-__all__ = ["Kind"]
+__all__ = ["Kind", "check_sendable"]
 
 S = TypeVar("S")
 
@@ -100,3 +103,22 @@ class Kind(Protocol[S]):
     def stream_snapshot(self, event: Any, /) -> S | None:
         """The snapshot an event of the stream carries, if any."""
         ...
+
+
+def check_sendable(params: Mapping[str, Any]) -> None:
+    """Refuse creation keywords that cannot go on the wire: a body that is not JSON (NaN,
+    objects JSON has no form for) or a per-request ``timeout`` that is no time limit.
+
+    >>> check_sendable({"metadata": {"score": float("nan")}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the request cannot be sent as JSON (...)
+    """
+    body = {name: value for name, value in params.items() if not name.startswith("extra_")}
+    body.update(params.get("extra_body") or {})
+    try:
+        json.dumps(to_jsonable_python(body), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the request cannot be sent as JSON ({exc})") from None
+    timeout = params.get("timeout")
+    if timeout is not None and isinstance(timeout, int | float):
+        check_timeout(timeout)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from yc_responses.errors import UnexpectedStatusError
+from yc_responses.kinds import check_sendable
 from yc_responses.polling import Snapshot, server_hint
 from yc_responses.results import (
     AnyRunResult,
@@ -429,7 +430,9 @@ class OperationsKind:
                 f"{name} is served only through the OpenAI-compatible API, not completionAsync: "
                 "use client.background or client.chat.completions for it"
             )
-        return completion_body(uri, messages, **params)
+        body = completion_body(uri, messages, **params)
+        check_sendable(body)
+        return body
 
     def is_event_stream(self, stream: Any, /) -> bool:
         return False

@@ -26,6 +26,7 @@ from openai.resources.responses import Responses
 from openai.types.responses import Response
 
 from yc_responses.errors import UnexpectedStatusError
+from yc_responses.kinds import check_sendable
 from yc_responses.polling import Snapshot, server_hint
 from yc_responses.results import Cancelled, Completed, ErrorDetails, Failed, Incomplete, RunResult
 from yc_responses.status import RunStatus
@@ -211,6 +212,7 @@ def check_request(params: Mapping[str, Any], folder_id: str) -> None:
                     f"extra_headers[{name!r}] cannot be sent as an HTTP header: use printable "
                     "ASCII, with no line breaks"
                 )
+    check_sendable(params)
     tokens = params.get("max_output_tokens")
     if tokens is not None and (
         isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
