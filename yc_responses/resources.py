@@ -166,7 +166,7 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         inputs: Iterable[BatchInput],
         *,
         model: str,
-        concurrency: int = 100,
+        concurrency: int | None = None,
         journal: str | os.PathLike[str] | Journal | None = None,
         progress: bool | ProgressCallback | None = None,
         keys: Sequence[str] | None = None,
@@ -191,7 +191,11 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         ``model`` wins); ``create_kwargs`` apply to every input. Every input is
         checked (:meth:`prepare_input`) before anything is sent.
 
-        * ``concurrency``: runs going on the server at once.
+        * ``concurrency``: at most this many runs going on the server at once. By
+          default (``None``) as many as the creation quota and the durations seen
+          call for (creations per second x seconds a run lasts, up to 5,000); fewer
+          when creations sent under the quota are refused with a 429 (the sign of
+          a limit on runs at once).
         * ``quotas``: the client keeps under them (default ``Quotas.documented()``:
           10 creations/s, 5,000/hour, 50 fetches/s); a 429 that still comes is
           honoured (``Retry-After``) and retried.

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -54,6 +54,15 @@ class Batch(Generic[S]):
         """Write one journal row (safe from any thread)."""
         if self.journal is not None:
             getattr(self.journal, record.method)(record.key, **record.fields)
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """The journal rows written inside go to disk in one commit, on the way out."""
+        return nullcontext() if self.journal is None else self.journal.group()
+
+    def step(self, now: float) -> list[Request[S]]:
+        """The requests to send now, after the rows before them are committed."""
+        with self.grouped():
+            return self.carry_out(self.engine.start(now))
 
     def carry_out(self, effects: Iterable[Effect[S]]) -> list[Request[S]]:
         """Write the rows, report the progress; the requests to send, in order."""
@@ -132,7 +141,7 @@ def run_sync(
     in_flight: dict[futures.Future[Answer[S]], Request[S]] = {}
     try:
         while not engine.finished:
-            for request in batch.carry_out(engine.start(clock())):
+            for request in batch.step(clock()):
                 pool = creations if isinstance(request, Create) else looks
                 in_flight[pool.submit(send, request)] = request
             delay = engine.next_wake(clock())
@@ -140,8 +149,9 @@ def run_sync(
                 done, _ = futures.wait(
                     in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
                 )
-                for future in done:
-                    batch.complete(in_flight.pop(future), future.result(), clock())
+                with batch.grouped():  # one commit for the step, before more requests go
+                    for future in done:
+                        batch.complete(in_flight.pop(future), future.result(), clock())
             elif delay is not None:
                 sleep(delay)
             else:
@@ -188,16 +198,17 @@ async def run_async(
         woken.set()
 
     def take_answers() -> None:
-        while answers:
-            request, answer = answers.popleft()
-            batch.complete(request, answer, clock())
+        with batch.grouped():  # one commit for the step, before more requests go
+            while answers:
+                request, answer = answers.popleft()
+                batch.complete(request, answer, clock())
 
     failure: BaseException | None = None
     try:
         async with anyio.create_task_group() as tasks:
             try:
                 while not engine.finished:
-                    for request in batch.carry_out(engine.start(clock())):
+                    for request in batch.step(clock()):
                         tasks.start_soon(send, request)
                     delay = engine.next_wake(clock())
                     if engine.in_flight:
@@ -243,7 +254,7 @@ def batch_engine(
     *,
     defaults: Mapping[str, Any],
     keys: Sequence[str] | None,
-    concurrency: int,
+    concurrency: int | None,
     journal: str | os.PathLike[str] | Journal | None,
     progress: bool | ProgressCallback | None,
     quotas: Quotas | None,
@@ -255,8 +266,12 @@ def batch_engine(
 ) -> Iterator[Batch[S]]:
     """A ready batch for ``map``: inputs checked (nothing is sent if one is bad), the
     journal opened and read, progress set up; closed again on the way out."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ValueError(
+            f"concurrency must be a positive int (or None to adapt), not {concurrency!r}"
+        )
     params, keys = prepare(source, inputs, defaults, keys)
     with ExitStack() as stack:
         opened: Journal | None = None

@@ -43,6 +43,7 @@ from yc_responses.quotas import Gate, Quotas, at_least_epsilon
 from .errors import UnreadableAnswerError
 from .inputs import BatchSource, fingerprint
 from .journal import SUBMITTING, JournalEntry, check_entry
+from .pace import Pace
 from .progress import ERROR, PENDING, BatchProgress
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class Item(Generic[S]):
     state: str = ""
     """What progress shows: pending, submitting, a server status, or error."""
     run_id: str | None = None
+    started: float | None = None
+    """When its run was created by this batch (not known for runs resumed from a journal)."""
     loop: PollLoop[S] | None = None
     result: AnyRunResult[S] | None = None
     error: Exception | None = None
@@ -186,7 +189,7 @@ class BatchEngine(Generic[S]):
         *,
         entries: Sequence[JournalEntry] | None,
         now: float,
-        concurrency: int,
+        concurrency: int | None,
         quotas: Quotas,
         policy: PollPolicy,
         resubmit_ambiguous: bool,
@@ -202,7 +205,10 @@ class BatchEngine(Generic[S]):
         self._run_timeout = run_timeout
         self.journaled = entries is not None
         self.journal_path = journal_path
-        self.concurrency = concurrency
+        self.pace = Pace(concurrency, quotas.creates_per_second)
+        """How many runs may be going at once (adapted to the durations seen, at most
+        ``concurrency``), and when each is first looked at."""
+        self._now = now
         self.max_creates = max_creates
         self.max_fetches = max_fetches
         self.items: list[Item[S]] = [
@@ -215,7 +221,7 @@ class BatchEngine(Generic[S]):
         self._pending: deque[Item[S]] = deque()
         self._polls: list[tuple[float, int, Item[S]]] = []
         self._active = 0
-        """Runs submitting or going on the server: at most ``concurrency``."""
+        """Runs submitting or going on the server: at most ``pace.limit()``."""
         self._creating = 0
         self._fetching = 0
         self._unresolved = len(self.items)
@@ -285,6 +291,7 @@ class BatchEngine(Generic[S]):
             timeout=self._run_timeout,
             on_status=lambda status, _snapshot: self._status_seen(item, status.value),
             resource=self._source.resource,
+            first_delay=self.pace.first_look(self._policy) if item.started is not None else None,
         )
 
     # --- what to do now
@@ -306,6 +313,7 @@ class BatchEngine(Generic[S]):
         Carry them out in order: a :class:`Report` may stop the batch before the
         requests after it are sent.
         """
+        self._now = now
         if self.fatal is None:
             while self._creating < self.max_creates and self._next_create(now):
                 pass
@@ -326,14 +334,14 @@ class BatchEngine(Generic[S]):
     def _poll_wait(self, now: float) -> float:
         return max(at_least_epsilon(self._polls[0][0] - now), self._fetches.wait_time(now))
 
-    def _may_create(self) -> bool:
+    def _may_create(self, now: float) -> bool:
         """An input waits to be sent, and there is room for it (a retry already has its place)."""
         if not self._pending:
             return False
-        return self._pending[0].state != PENDING or self._active < self.concurrency
+        return self._pending[0].state != PENDING or self._active < self.pace.limit(now=now)
 
     def _next_create(self, now: float) -> bool:
-        if not self._may_create() or self._creates.wait_time(now):
+        if not self._may_create(now) or self._creates.wait_time(now):
             return False
         item = self._pending.popleft()
         self._creates.sent()
@@ -356,7 +364,7 @@ class BatchEngine(Generic[S]):
         waits: list[float] = []
         if self._polls and self._fetching < self.max_fetches:
             waits.append(self._poll_wait(now))
-        if self._may_create() and self._creating < self.max_creates:
+        if self._may_create(now) and self._creating < self.max_creates:
             waits.append(self._creates.wait_time(now))
         soonest = min(waits, default=math.inf)
         return None if soonest == math.inf else max(soonest, 0.0)
@@ -368,9 +376,12 @@ class BatchEngine(Generic[S]):
     ) -> list[Effect[S]]:
         """Take in the answer to a request :meth:`start` gave; the effects to carry out."""
         item = request.item
+        self._now = now
         if isinstance(request, Create):
             self._creating -= 1
             self._creates.answered(now)
+            if isinstance(answer.error, openai.RateLimitError):  # sent under the quota, yet
+                self.pace.refused(self._active, now=now)  # refused: too many runs at once
             if answer.snapshot is not None:
                 self._created(item, answer.snapshot, now)
             else:
@@ -414,6 +425,8 @@ class BatchEngine(Generic[S]):
         """``item`` has a run on the server now: record its id, follow it."""
         self._record("submitted", item.key, run_id=run_id, status=status)
         self._active -= 1  # _watch counts it again, as a run on the server
+        item.started = now
+        self.pace.started(now)
         self._watch(item, run_id, now)
 
     def _create_failed(
@@ -532,6 +545,8 @@ class BatchEngine(Generic[S]):
     ) -> None:
         self._active -= 1
         item.loop = None
+        if item.started is not None:  # seen ended (or given up on): no longer going here
+            self.pace.ended(item.started, now=self._now, seen=result is not None)
         if isinstance(error, UnreadableAnswerError):
             self._finish_with(item, error)
         else:
