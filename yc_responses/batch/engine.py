@@ -15,14 +15,12 @@ out: :class:`Create` and :class:`Fetch` requests, :class:`Record` journal rows,
 
 from __future__ import annotations
 
-import enum
 import heapq
 import json
 import math
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx2
 import openai
@@ -40,6 +38,18 @@ from yc_responses.faults import headers_of, is_refusal, stops_everything, was_no
 from yc_responses.polling import FaultBudget, PollLoop, PollPolicy, Snapshot, server_hint
 from yc_responses.quotas import Gate, Quotas, at_least_epsilon
 
+from .effects import (
+    TRANSITIONS,
+    Answer,
+    Create,
+    Effect,
+    Fetch,
+    Item,
+    Phase,
+    Record,
+    Report,
+    Request,
+)
 from .errors import UnreadableAnswerError
 from .inputs import BatchSource, fingerprint
 from .journal import SUBMITTING, JournalEntry, check_entry
@@ -51,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CREATES_IN_FLIGHT",
+    "MAX_ENDED_WAITING",
     "MAX_FETCHES_IN_FLIGHT",
     "TRANSITIONS",
     "Answer",
@@ -72,101 +83,8 @@ MAX_CREATES_IN_FLIGHT = 8
 MAX_FETCHES_IN_FLIGHT = 8
 """How many status looks a batch has open at once: slots of their own, so creations
 that hang never hold up the looks at runs already going."""
-
-
-class Phase(enum.Enum):
-    """Where one input is in its life (its server status is kept beside it)."""
-
-    PENDING = "pending"
-    """Not sent yet (or sent and provably refused: to be sent again)."""
-    SUBMITTING = "submitting"
-    """Its creation is in flight."""
-    WATCHING = "watching"
-    """It has a run on the server, looked at from time to time."""
-    DONE = "done"
-    """It has its result or its error."""
-
-
-TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
-    Phase.PENDING: frozenset({Phase.SUBMITTING, Phase.WATCHING, Phase.DONE}),
-    Phase.SUBMITTING: frozenset({Phase.PENDING, Phase.WATCHING, Phase.DONE}),
-    Phase.WATCHING: frozenset({Phase.DONE}),
-    Phase.DONE: frozenset(),
-}
-"""The moves an input may make; anything else is a bug of the engine."""
-
-
-@dataclass(eq=False)
-class Item(Generic[S]):
-    """One input of the batch as the engine follows it."""
-
-    position: int
-    key: str
-    params: dict[str, Any]
-    fingerprint: str
-    phase: Phase = Phase.PENDING
-    state: str = ""
-    """What progress shows: pending, submitting, a server status, or error."""
-    run_id: str | None = None
-    started: float | None = None
-    """When its run was created by this batch (not known for runs resumed from a journal)."""
-    loop: PollLoop[S] | None = None
-    result: AnyRunResult[S] | None = None
-    error: Exception | None = None
-
-
-@dataclass(frozen=True)
-class Record:
-    """Write a journal row: call ``Journal.<method>(key, **fields)``."""
-
-    method: Literal["submitting", "submitted", "status_changed", "finished", "forget"]
-    key: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Create(Generic[S]):
-    """Submit ``item``: one attempt, the client's own retries off.
-
-    ``row`` is the journal row to write right before sending, from where the
-    sending cannot be interrupted any more (a worker thread, a shielded task): so
-    a row never says "submitting" for an input that was not sent.
-    """
-
-    item: Item[S]
-    row: Record | None
-
-
-@dataclass(frozen=True)
-class Fetch(Generic[S]):
-    """Look at ``item``'s run once, with this HTTP timeout."""
-
-    item: Item[S]
-    timeout: float | None
-
-
-@dataclass(frozen=True)
-class Report:
-    """Tell the progress callback where the batch stands."""
-
-    progress: BatchProgress
-
-
-Request = Create[S] | Fetch[S]
-Effect = Create[S] | Fetch[S] | Record | Report
-
-
-@dataclass(frozen=True)
-class Answer(Generic[S]):
-    """What one request gave: a snapshot, or the exception it raised.
-
-    ``sent`` is false when a creation failed before it was sent (its journal row
-    could not be written).
-    """
-
-    snapshot: Snapshot[S] | None = None
-    error: Exception | None = None
-    sent: bool = True
+MAX_ENDED_WAITING = 256
+"""Lazy inputs are taken in only while fewer ended ones than this wait to be handed out."""
 
 
 class BatchEngine(Generic[S]):
@@ -179,15 +97,20 @@ class BatchEngine(Generic[S]):
 
     ``entries`` is what the journal holds (``None``: no journal); ``journal_path``
     names it in messages.
+
+    Given ``keys=None``, ``params`` is an iterable of ``(key, params)`` pairs taken
+    lazily, as there is room for more runs, and ``entries`` looks one key up in the
+    journal; the inputs that end are handed out by :meth:`take_done` and kept no
+    more (``total``: how many there are, when known).
     """
 
     def __init__(
         self,
         source: BatchSource[S],
-        params: Sequence[dict[str, Any]],
-        keys: Sequence[str],
+        params: Sequence[dict[str, Any]] | Iterable[tuple[str, dict[str, Any]]],
+        keys: Sequence[str] | None,
         *,
-        entries: Sequence[JournalEntry] | None,
+        entries: Sequence[JournalEntry] | Callable[[str], JournalEntry | None] | None,
         now: float,
         concurrency: int | None,
         quotas: Quotas,
@@ -197,6 +120,7 @@ class BatchEngine(Generic[S]):
         journal_path: str | None = None,
         max_creates: int = MAX_CREATES_IN_FLIGHT,
         max_fetches: int = MAX_FETCHES_IN_FLIGHT,
+        total: int | None = None,
     ) -> None:
         if run_timeout is not None and run_timeout < 0:
             raise ValueError("run_timeout must be >= 0 seconds, or None to wait until runs end")
@@ -211,10 +135,24 @@ class BatchEngine(Generic[S]):
         self._now = now
         self.max_creates = max_creates
         self.max_fetches = max_fetches
-        self.items: list[Item[S]] = [
-            Item(position, key, item_params, fingerprint({source.scope: item_params}))
-            for position, (key, item_params) in enumerate(zip(keys, params, strict=True))
-        ]
+        self._resubmit = resubmit_ambiguous
+        self._lookup: Callable[[str], JournalEntry | None] = lambda _key: None
+        self._inputs: Iterator[tuple[int, tuple[str, dict[str, Any]]]] | None = None
+        self._done: deque[Item[S]] | None = None
+        """Inputs ended and not taken yet (lazy inputs only)."""
+        self.items: list[Item[S]] = []
+        """Every input, in order (not kept for lazy inputs)."""
+        if keys is None:
+            self._inputs = enumerate(params)  # type: ignore[arg-type]
+            self._done = deque()
+            if callable(entries):
+                self._lookup = entries
+        else:
+            pairs: Iterable[tuple[str, Any]] = zip(keys, params, strict=True)
+            self.items = [self._item(position, pair) for position, pair in enumerate(pairs)]
+        self.total = len(self.items) if total is None else total
+        self._live: dict[int, Item[S]] = {item.position: item for item in self.items}
+        """The inputs not ended yet, by position."""
         self._creates = Gate(quotas.create_windows())
         self._fetches = Gate(quotas.fetch_windows())
         self._create_faults = FaultBudget(policy, retryable=was_not_sent)
@@ -225,46 +163,79 @@ class BatchEngine(Generic[S]):
         self._creating = 0
         self._fetching = 0
         self._unresolved = len(self.items)
+        self._ended = 0
         self._counts: Counter[str] = Counter()
         self._effects: list[Effect[S]] = []
         self._reporting = False
         self.fatal: BaseException | None = None
         """An error that stops the whole batch (bad credentials): raised by the driver."""
         self.resumed = 0
-        self._resume(entries or (), now, resubmit_ambiguous)
+        if not callable(entries):
+            self._resume(entries or (), now)
         self._reporting = True
         self._report()
 
     # --- start and resume
 
-    def _resume(self, entries: Sequence[JournalEntry], now: float, resubmit: bool) -> None:
+    def _item(self, position: int, pair: tuple[str, dict[str, Any]]) -> Item[S]:
+        key, params = pair
+        return Item(position, key, params, fingerprint({self._source.scope: params}))
+
+    def _check(self, item: Item[S], entry: JournalEntry | None) -> None:
+        where = f" (input {item.position})"
+        check_entry(entry, item.fingerprint, path=str(self.journal_path), where=where)
+
+    def _resume(self, entries: Sequence[JournalEntry], now: float) -> None:
         by_key = {entry.key: entry for entry in entries}
         for item in self.items:  # every input checked before anything is changed
-            where = f" (input {item.position})"
-            check_entry(
-                by_key.get(item.key), item.fingerprint, path=str(self.journal_path), where=where
-            )
+            self._check(item, by_key.get(item.key))
         for item in self.items:
-            entry = by_key.get(item.key)
-            if entry is None:
-                self._queue(item)
-                continue
-            self.resumed += 1
-            item.run_id = entry.run_id
-            if entry.status == ERROR and entry.result is not None:
-                self._resolve(item, error=_error_from_journal(entry))
-            elif entry.result is not None:
-                self._resume_result(item, entry.result)
-            elif not entry.is_ambiguous and entry.run_id is not None:
-                self._set_state(item, entry.status)
-                self._watch(item, entry.run_id, now)
-                self._schedule(item, now)
-            elif resubmit:
-                self._record("forget", item.key)
-                self.resumed -= 1
-                self._queue(item)
-            else:
-                self._resolve(item, error=AmbiguousSubmissionError(None, key=item.key))
+            self._admit(item, by_key.get(item.key), now)
+
+    def _pull(self, now: float) -> None:
+        """Take lazy inputs in while there is room for them (and few ended ones wait)."""
+        while self._can_pull(now):
+            assert self._inputs is not None
+            taken = next(self._inputs, None)
+            if taken is None:
+                self._inputs = None
+                self.total = max(self.total, len(self._live) + self._ended)
+                return
+            item = self._item(*taken)
+            entry = self._lookup(item.key)
+            self._check(item, entry)
+            self._live[item.position] = item
+            self._unresolved += 1
+            self.total = max(self.total, item.position + 1)
+            self._admit(item, entry, now)
+
+    def _can_pull(self, now: float) -> bool:
+        if self._inputs is None or self._pending or self.fatal is not None:
+            return False
+        assert self._done is not None
+        return len(self._done) < MAX_ENDED_WAITING and self._active < self.pace.limit(now=now)
+
+    def _admit(self, item: Item[S], entry: JournalEntry | None, now: float) -> None:
+        """Start following one input, from what the journal holds of it."""
+        if entry is None:
+            self._queue(item)
+            return
+        self.resumed += 1
+        item.run_id = entry.run_id
+        if entry.status == ERROR and entry.result is not None:
+            self._resolve(item, error=_error_from_journal(entry))
+        elif entry.result is not None:
+            self._resume_result(item, entry.result)
+        elif not entry.is_ambiguous and entry.run_id is not None:
+            self._set_state(item, entry.status)
+            self._watch(item, entry.run_id, now)
+            self._schedule(item, now)
+        elif self._resubmit:
+            self._record("forget", item.key)
+            self.resumed -= 1
+            self._queue(item)
+        else:
+            self._resolve(item, error=AmbiguousSubmissionError(None, key=item.key))
 
     def _resume_result(self, item: Item[S], text: str) -> None:
         try:
@@ -304,7 +275,7 @@ class BatchEngine(Generic[S]):
     @property
     def finished(self) -> bool:
         """Nothing left to do (or a fatal error), and no request in flight."""
-        done = self._unresolved == 0 or self.fatal is not None
+        done = (self._unresolved == 0 and self._inputs is None) or self.fatal is not None
         return done and self.in_flight == 0
 
     def start(self, now: float) -> list[Effect[S]]:
@@ -314,6 +285,7 @@ class BatchEngine(Generic[S]):
         requests after it are sent.
         """
         self._now = now
+        self._pull(now)
         if self.fatal is None:
             while self._creating < self.max_creates and self._next_create(now):
                 pass
@@ -366,6 +338,8 @@ class BatchEngine(Generic[S]):
             waits.append(self._poll_wait(now))
         if self._may_create(now) and self._creating < self.max_creates:
             waits.append(self._creates.wait_time(now))
+        if self._can_pull(now):  # ended inputs were taken: room for more
+            waits.append(0.0)
         soonest = min(waits, default=math.inf)
         return None if soonest == math.inf else max(soonest, 0.0)
 
@@ -562,6 +536,10 @@ class BatchEngine(Generic[S]):
         self._move(item, Phase.DONE)
         item.result, item.error = result, error
         self._unresolved -= 1
+        self._ended += 1
+        del self._live[item.position]
+        if self._done is not None:
+            self._done.append(item)
         self._set_state(item, result.status.value if result is not None else ERROR)
 
     def _move(self, item: Item[S], phase: Phase) -> None:
@@ -599,7 +577,16 @@ class BatchEngine(Generic[S]):
 
     def progress(self) -> BatchProgress:
         """Where the batch stands now."""
-        return BatchProgress(len(self.items), dict(+self._counts), self.resumed)
+        return BatchProgress(self.total, dict(+self._counts), self.resumed)
+
+    def take_done(self) -> list[Item[S]]:
+        """The lazy inputs ended since the last call, in the order they ended; the engine
+        keeps nothing of them."""
+        if not self._done:
+            return []
+        done = list(self._done)
+        self._done.clear()
+        return done
 
     def results(self) -> list[AnyRunResult[S] | Exception]:
         """Every input's result or exception, in input order (after :attr:`finished`)."""
@@ -615,7 +602,8 @@ class BatchEngine(Generic[S]):
 
     def unfinished_ids(self) -> list[str]:
         """Ids of runs submitted and not seen finished: where to come back to."""
-        return [i.run_id for i in self.items if i.run_id and i.result is None]
+        items = self.items or self._live.values()
+        return [i.run_id for i in items if i.run_id and i.result is None]
 
     def stop_reporting(self) -> None:
         """No more progress reports (while the batch is being stopped)."""
