@@ -170,6 +170,22 @@ def test_quick_scale_runs_every_input_once_under_the_quotas(
         assert driver["emulator"]["requests"]["responses.create"] == runs
 
 
+def test_quick_long_jobs_and_memory_runs_complete_every_input(
+    quick_run: tuple[int, str, dict[str, Any]],
+) -> None:
+    parts = quick_run[2]["parts"]
+    for batch in parts["scale"]["figures"]["long"]:  # on the virtual clock
+        assert batch["completed"] == batch["emulator"]["creations"] == batch["runs"]
+        assert batch["emulator"]["rate_limited"] == 0
+        assert batch["seconds"] >= batch["bound_seconds"] * 0.8
+    cases = parts["memory"]["figures"]["cases"]
+    assert [(case["call"], case["completed"]) for case in cases] == [
+        ("imap", 100),
+        ("imap", 1000),
+        ("map", 500),
+    ]
+
+
 def test_quick_waiting_figures_are_the_exact_ones(
     quick_run: tuple[int, str, dict[str, Any]],
 ) -> None:
