@@ -161,7 +161,7 @@ def test_quick_scale_runs_every_input_once_under_the_quotas(
 ) -> None:
     figures = quick_run[2]["parts"]["scale"]["figures"]
     runs = figures["sizes"]["runs"]
-    assert [d["driver"] for d in figures["drivers"]] == ["sync", "async"]
+    assert [d["driver"] for d in figures["drivers"]] == ["sync", "async", "async-stream"]
     for driver in figures["drivers"]:
         assert driver["completed"] == runs
         assert driver["emulator"]["creations"] == runs

@@ -84,3 +84,18 @@ def test_a_stopped_imap_resumes_from_its_journal_without_resending(
         assert sorted(index for index, _ in again) == list(range(30))
         assert emulator.stats.creations == 30
         assert emulator.stats.duplicates() == {}
+
+
+def test_an_imap_over_a_finished_journal_reads_every_result_from_it(
+    driver: str, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    journal = tmp_path / "batch.sqlite"
+    with Emulator(clock=clock, background_duration=2.0, seed=5) as emulator:
+        first = _imap(emulator, clock, driver, ["a", "b", "c"], journal=journal)
+        requests = sum(emulator.stats.requests.values())
+        again = _imap(emulator, clock, driver, ["a", "b", "c"], journal=journal)
+        assert sum(emulator.stats.requests.values()) == requests  # nothing sent
+    assert sorted((i, r.output_text) for i, r in again) == sorted(
+        (i, r.output_text) for i, r in first
+    )

@@ -23,12 +23,13 @@ from typing_extensions import Self
 from . import steps
 from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
 from .batch.drivers import drive_async, drive_sync, ended
+from .batch.effects import NotStreamed
 from .batch.inputs import refuse_single
 from .journal import Journal
 from .kinds import Kind
-from .polling import PollPolicy, Snapshot
+from .polling import PollLoop, PollPolicy, Snapshot
 from .quotas import Quotas
-from .runs import AsyncRun, Run, RunContext
+from .runs import AsyncRun, Run, RunContext, WaitStrategy
 
 __all__ = ["AsyncResource", "BatchInput", "Resource", "SyncResource"]
 
@@ -177,6 +178,7 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
         run_timeout: float | None = None,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
         **create_kwargs: Any,
     ) -> Any:
         """Run many jobs; their results in input order (awaitable on an async client).
@@ -213,6 +215,10 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         * ``run_timeout``: seconds to wait for each run from its creation (or from the
           resume); a run still going then gets a :class:`~yc_responses.RunTimeoutError`
           in its place. It is not cancelled, and the journal keeps its id.
+        * ``strategy``: ``"poll"`` looks at each run from time to time; ``"stream"``
+          (async clients) follows each run over its event stream, one request a run
+          after its creation, looking at it instead when the stream breaks off or
+          the service does not stream it.
 
         A run that fails is a :class:`~yc_responses.Failed` result, not an error.
         Inputs with no result at all raise :class:`~yc_responses.BatchError` at the
@@ -237,6 +243,7 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
             policy=policy,
             resubmit_ambiguous=resubmit_ambiguous,
             run_timeout=run_timeout,
+            strategy=strategy,
             **create_kwargs,
         )
         return self._map(inputs, batch, return_exceptions)
@@ -279,9 +286,17 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         policy: PollPolicy | None = None,
         resubmit_ambiguous: bool = False,
         run_timeout: float | None = None,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
         **create_kwargs: Any,
     ) -> dict[str, Any]:
+        stream = WaitStrategy(strategy) is WaitStrategy.STREAM
+        if stream and not (isinstance(self.client, openai.AsyncOpenAI) and self.kind.streams):
+            raise ValueError(
+                "strategy='stream' follows runs of background responses on an async client: "
+                "use AsyncYandexOpenAI, or the default strategy='poll'"
+            )
         return {
+            "stream": stream,
             "defaults": {"model": model, **create_kwargs},
             "keys": keys,
             "concurrency": concurrency,
@@ -357,12 +372,31 @@ class AsyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
 
         return send, look
 
+    async def _follow(self, run_id: str, time_left: float | None) -> Snapshot[S]:
+        """Follow a run's event stream to its end (as ``wait(strategy="stream")``): its
+        last snapshot; :class:`NotStreamed` when the service does not stream it."""
+        run: Any = self.attach(run_id)
+        loop = PollLoop(
+            run_id,
+            self.kind,
+            self.policy,
+            now=self._clock(),
+            timeout=time_left,
+            resource=self.kind.resource,
+        )
+        result = await steps.drive_async(run._listen_steps(loop), sleep=self._sleep)
+        if result is None or run.snapshot is None:
+            raise NotStreamed(run_id)
+        return Snapshot(run.snapshot)
+
     async def _map_async(
         self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool
     ) -> Any:
         create, fetch = self._senders()
         with batch_engine(self.kind, inputs, now=self._clock(), **batch) as engine:
-            await run_async(engine, create, fetch, clock=self._clock, sleep=self._sleep)
+            await run_async(
+                engine, create, fetch, clock=self._clock, sleep=self._sleep, follow=self._follow
+            )
             return finish(engine, errors)
 
     async def _imap(
@@ -370,7 +404,9 @@ class AsyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     ) -> AsyncIterator[tuple[int, Any]]:
         create, fetch = self._senders()
         with batch_engine(self.kind, inputs, now=self._clock(), lazy=True, **batch) as engine:
-            steps_ = drive_async(engine, create, fetch, clock=self._clock, sleep=self._sleep)
+            steps_ = drive_async(
+                engine, create, fetch, clock=self._clock, sleep=self._sleep, follow=self._follow
+            )
             async for _ in steps_:
                 for pair in ended(engine):
                     yield pair

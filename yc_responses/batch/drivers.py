@@ -35,6 +35,7 @@ import anyio
 from yc_responses.polling import PollPolicy, Snapshot
 from yc_responses.quotas import Quotas
 
+from .effects import Follow
 from .engine import Answer, BatchEngine, Create, Effect, Record, Report, Request
 from .errors import BatchError
 from .inputs import BatchSource, prepare, prepare_lazily
@@ -178,6 +179,8 @@ def drive_sync(
                 pool = creations if isinstance(request, Create) else looks
                 in_flight[pool.submit(send, request)] = request
             delay = engine.next_wake(clock())
+            if engine.finished:  # lazy inputs that all ended when taken in
+                break
             if in_flight:
                 done, _ = futures.wait(
                     in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
@@ -210,9 +213,10 @@ async def run_async(
     *,
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[object]],
+    follow: Callable[[str, float | None], Awaitable[Snapshot[S]]] | None = None,
 ) -> None:
     """Drive a batch to its end on the running event loop (see :func:`drive_async`)."""
-    async for _ in drive_async(batch, create, fetch, clock=clock, sleep=sleep):
+    async for _ in drive_async(batch, create, fetch, clock=clock, sleep=sleep, follow=follow):
         pass
 
 
@@ -223,6 +227,7 @@ async def drive_async(
     *,
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[object]],
+    follow: Callable[[str, float | None], Awaitable[Snapshot[S]]] | None = None,
 ) -> AsyncIterator[None]:
     """Drive a batch with tasks on the running event loop (the engine bounds how many
     creations and how many looks are open at once).
@@ -231,7 +236,8 @@ async def drive_async(
     recorded and sent in a task shielded from cancellation, so that stopping the
     batch never loses a response id. Errors come out as they are, not in a group.
     It yields after each step that took answers in (as :func:`drive_sync`); iterate
-    it from one task, to its end or until it is closed.
+    it from one task, to its end or until it is closed. ``follow`` carries out the
+    engine's :class:`~.effects.Follow` requests (a run's event stream to its end).
     """
     engine = batch.engine
     answers: deque[tuple[Request[S], Answer[S]]] = deque()
@@ -242,8 +248,13 @@ async def drive_async(
             with anyio.CancelScope(shield=True):
                 answer = batch.submission(request) or await _attempt(create(request.item.params))
         else:
-            assert request.item.run_id is not None
-            answer = await _attempt(fetch(request.item.run_id, request.timeout))
+            run_id = request.item.run_id
+            assert run_id is not None
+            if isinstance(request, Follow):
+                assert follow is not None
+                answer = await _attempt(follow(run_id, request.timeout))
+            else:
+                answer = await _attempt(fetch(run_id, request.timeout))
         answers.append((request, answer))
         woken.set()
 
@@ -261,6 +272,8 @@ async def drive_async(
                     for request in batch.step(clock()):
                         tasks.start_soon(send, request)
                     delay = engine.next_wake(clock())
+                    if engine.finished:  # lazy inputs that all ended when taken in
+                        break
                     if engine.in_flight:
                         if not answers:
                             with anyio.move_on_after(math.inf if delay is None else delay):
@@ -316,6 +329,7 @@ def batch_engine(
     now: float,
     wall_clock: Callable[[], float],
     lazy: bool = False,
+    stream: bool = False,
 ) -> Iterator[Batch[S]]:
     """A ready batch for ``map``: inputs checked (nothing is sent if one is bad), the
     journal opened and read, progress set up; closed again on the way out.
@@ -352,6 +366,7 @@ def batch_engine(
             keys,
             entries=entries,
             total=total,
+            stream=stream,
             now=now,
             concurrency=concurrency,
             quotas=quotas if quotas is not None else Quotas.documented(),

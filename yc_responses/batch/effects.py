@@ -21,7 +21,9 @@ __all__ = [
     "Create",
     "Effect",
     "Fetch",
+    "Follow",
     "Item",
+    "NotStreamed",
     "Phase",
     "Record",
     "Report",
@@ -66,6 +68,8 @@ class Item(Generic[S]):
     state: str = ""
     """What progress shows: pending, submitting, a server status, or error."""
     run_id: str | None = None
+    followed: bool = False
+    """Its run's event stream was followed already (it is looked at from then on)."""
     started: float | None = None
     """When its run was created by this batch (not known for runs resumed from a journal)."""
     loop: PollLoop[S] | None = None
@@ -104,14 +108,28 @@ class Fetch(Generic[S]):
 
 
 @dataclass(frozen=True)
+class Follow(Generic[S]):
+    """Follow ``item``'s run over its event stream until it ends (``timeout``: the time
+    left to wait for it); the answer is the last snapshot the stream carried, or
+    :class:`NotStreamed` when the service does not stream the run."""
+
+    item: Item[S]
+    timeout: float | None
+
+
+class NotStreamed(Exception):
+    """The service does not stream this run: look at it instead."""
+
+
+@dataclass(frozen=True)
 class Report:
     """Tell the progress callback where the batch stands."""
 
     progress: BatchProgress
 
 
-Request = Create[S] | Fetch[S]
-Effect = Create[S] | Fetch[S] | Record | Report
+Request = Create[S] | Fetch[S] | Follow[S]
+Effect = Create[S] | Fetch[S] | Follow[S] | Record | Report
 
 
 @dataclass(frozen=True)

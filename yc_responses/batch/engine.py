@@ -16,15 +16,12 @@ out: :class:`Create` and :class:`Fetch` requests, :class:`Record` journal rows,
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import httpx2
 import openai
-from pydantic_core import to_jsonable_python
 
 from yc_responses.errors import (
     AmbiguousSubmissionError,
@@ -44,13 +41,15 @@ from .effects import (
     Create,
     Effect,
     Fetch,
+    Follow,
     Item,
+    NotStreamed,
     Phase,
     Record,
     Report,
     Request,
 )
-from .errors import UnreadableAnswerError
+from .errors import UnreadableAnswerError, error_from_journal, error_to_journal, unreadable_answer
 from .inputs import BatchSource, fingerprint
 from .journal import SUBMITTING, JournalEntry, check_entry
 from .pace import Pace
@@ -121,6 +120,7 @@ class BatchEngine(Generic[S]):
         max_creates: int = MAX_CREATES_IN_FLIGHT,
         max_fetches: int = MAX_FETCHES_IN_FLIGHT,
         total: int | None = None,
+        stream: bool = False,
     ) -> None:
         if run_timeout is not None and run_timeout < 0:
             raise ValueError("run_timeout must be >= 0 seconds, or None to wait until runs end")
@@ -156,6 +156,10 @@ class BatchEngine(Generic[S]):
         self._creates = Gate(quotas.create_windows())
         self._fetches = Gate(quotas.fetch_windows())
         self._create_faults = FaultBudget(policy, retryable=was_not_sent)
+        self._streaming = stream
+        """Runs are followed over their event streams (until the service shows it has none)."""
+        self._follows: deque[Item[S]] = deque()
+        self._following = 0
         self._pending: deque[Item[S]] = deque()
         self._polls: list[tuple[float, int, Item[S]]] = []
         self._active = 0
@@ -223,7 +227,7 @@ class BatchEngine(Generic[S]):
         self.resumed += 1
         item.run_id = entry.run_id
         if entry.status == ERROR and entry.result is not None:
-            self._resolve(item, error=_error_from_journal(entry))
+            self._resolve(item, error=error_from_journal(entry))
         elif entry.result is not None:
             self._resume_result(item, entry.result)
         elif not entry.is_ambiguous and entry.run_id is not None:
@@ -270,7 +274,7 @@ class BatchEngine(Generic[S]):
     @property
     def in_flight(self) -> int:
         """Requests given out by :meth:`start` and not completed yet."""
-        return self._creating + self._fetching
+        return self._creating + self._fetching + self._following
 
     @property
     def finished(self) -> bool:
@@ -291,6 +295,13 @@ class BatchEngine(Generic[S]):
                 pass
             while self._fetching < self.max_fetches and self._next_fetch(now):
                 pass
+            while self._follows and not self._fetches.wait_time(now):
+                item = self._follows.popleft()
+                assert item.loop is not None
+                self._fetches.sent()  # counted once, as it is opened: it stays open for long
+                self._fetches.answered(now)
+                self._following += 1
+                self._effects.append(Follow(item, item.loop.remaining(now)))
         return self._take()
 
     def _next_fetch(self, now: float) -> bool:
@@ -338,6 +349,8 @@ class BatchEngine(Generic[S]):
             waits.append(self._poll_wait(now))
         if self._may_create(now) and self._creating < self.max_creates:
             waits.append(self._creates.wait_time(now))
+        if self._follows:
+            waits.append(self._fetches.wait_time(now))
         if self._can_pull(now):  # ended inputs were taken: room for more
             waits.append(0.0)
         soonest = min(waits, default=math.inf)
@@ -361,6 +374,16 @@ class BatchEngine(Generic[S]):
             else:
                 assert answer.error is not None
                 self._create_failed(item, answer.error, now, wall_time, sent=answer.sent)
+        elif isinstance(request, Follow):
+            self._following -= 1
+            if answer.snapshot is not None:
+                self._fetched(item, answer.snapshot, now)
+            elif isinstance(answer.error, NotStreamed):
+                self._streaming = False  # the service streams no run: look at them all
+                self._schedule(item, now)
+            else:
+                assert answer.error is not None
+                self._fetch_failed(item, answer.error, now, wall_time)
         else:
             self._fetching -= 1
             self._fetches.answered(now)
@@ -468,7 +491,7 @@ class BatchEngine(Generic[S]):
                 self._fetches.pause(now + (hint if hint is not None else 1.0))
             self._schedule(item, now)
             return
-        if _unreadable_answer(exc):  # the run's answer itself is malformed: for good
+        if unreadable_answer(exc):  # the run's answer itself is malformed: for good
             raw = getattr(exc, "raw", getattr(exc, "doc", None))
             self._stop_watching(item, error=self._unreadable(item, "a status answer", raw, exc))
         elif isinstance(exc, YCResponsesError):  # the library's own errors carry the id
@@ -496,7 +519,7 @@ class BatchEngine(Generic[S]):
 
     def _finish_with(self, item: Item[S], error: UnreadableAnswerError) -> None:
         """End ``item`` with ``error`` and keep it in the journal, so a rerun ends alike."""
-        self._record("finished", item.key, status=ERROR, result=_error_to_journal(error))
+        self._record("finished", item.key, status=ERROR, result=error_to_journal(error))
         self._resolve(item, error=error)
 
     # --- bookkeeping
@@ -507,6 +530,10 @@ class BatchEngine(Generic[S]):
             due = now + item.loop.next_delay(now=now)
         except RunTimeoutError as exc:  # past run_timeout: the run goes on, its id is kept
             self._stop_watching(item, error=exc)
+            return
+        if self._streaming and not item.followed:
+            item.followed = True
+            self._follows.append(item)
             return
         heapq.heappush(self._polls, (due, item.position, item))
 
@@ -623,26 +650,3 @@ class BatchEngine(Generic[S]):
         else:
             return
         add_note_once(exc, note)
-
-
-def _unreadable_answer(exc: Exception) -> bool:
-    """Whether a failed look failed on the answer itself (a malformed body, a status the
-    library cannot read), not on the way to the server."""
-    if isinstance(exc, UnexpectedStatusError):
-        return True
-    return not isinstance(exc, openai.OpenAIError | httpx2.HTTPError | OSError)
-
-
-def _error_to_journal(error: UnreadableAnswerError) -> str:
-    raw = to_jsonable_python(error.raw, fallback=repr)
-    return json.dumps({"error": error.reason, "raw": raw}, ensure_ascii=True, default=repr)
-
-
-def _error_from_journal(entry: JournalEntry) -> UnreadableAnswerError:
-    assert entry.result is not None
-    try:
-        saved = json.loads(entry.result)
-        reason, raw = str(saved["error"]), saved.get("raw")
-    except (ValueError, TypeError, KeyError):
-        reason, raw = "an answer of an earlier run of this batch cannot be read", entry.result
-    return UnreadableAnswerError(reason, raw=raw, response_id=entry.run_id, key=entry.key)
