@@ -99,3 +99,28 @@ def test_an_imap_over_a_finished_journal_reads_every_result_from_it(
     assert sorted((i, r.output_text) for i, r in again) == sorted(
         (i, r.output_text) for i, r in first
     )
+
+
+def test_map_keeps_its_results_compact_and_they_read_as_the_originals(tmp_path: Path) -> None:
+    import pickle
+
+    from yc_responses.batch.compact import compact
+
+    clock = ManualClock()
+    with Emulator(clock=clock, background_duration=2.0, seed=5) as emulator:
+        results = _imap(emulator, clock, "sync", ["a", "b"])
+        with emulator.client() as client:
+            kept = _resource(client, clock, "background").map(["a", "b"], model="yandexgpt")
+            kind = client.background.kind
+            full = dict(results)
+            for index, result in enumerate(kept):
+                assert isinstance(result, Completed)
+                assert repr(result).startswith("Completed(")
+                assert result.output_text == full[index].output_text
+                assert result.response.output_text == result.output_text
+                plain = pickle.loads(pickle.dumps(result))  # noqa: S301 - our own bytes
+                assert type(plain) is Completed
+                assert plain == result
+            small = compact(full[0], kind.dump(full[0].response), kind.load)
+            assert small == full[0]
+            assert full[0] == small

@@ -35,6 +35,7 @@ from yc_responses.faults import headers_of, is_refusal, stops_everything, was_no
 from yc_responses.polling import FaultBudget, PollLoop, PollPolicy, Snapshot, server_hint
 from yc_responses.quotas import Gate, Quotas, at_least_epsilon
 
+from .compact import compact
 from .effects import (
     TRANSITIONS,
     Answer,
@@ -247,7 +248,12 @@ class BatchEngine(Generic[S]):
         except Exception as exc:  # a row written by a version that saved unreadable answers
             self._resolve(item, error=self._unreadable(item, "its saved result", text, exc))
         else:
-            self._resolve(item, result=result)
+            self._resolve(item, result=self._kept(result, text))
+
+    def _kept(self, result: AnyRunResult[S], text: str) -> AnyRunResult[S]:
+        """A result as the batch keeps it: compact until ``map`` returns (its payload
+        as JSON text), as it is when handed out at once (lazy inputs)."""
+        return result if self._done is not None else compact(result, text, self._source.load)
 
     def _queue(self, item: Item[S]) -> None:
         self._move(item, Phase.PENDING)
@@ -481,7 +487,7 @@ class BatchEngine(Generic[S]):
             self._schedule(item, now)
             return
         self._record("finished", item.key, status=result.status.value, result=saved)
-        self._stop_watching(item, result=result)
+        self._stop_watching(item, result=self._kept(result, saved))
 
     def _fetch_failed(self, item: Item[S], exc: Exception, now: float, wall_time: float) -> None:
         assert item.loop is not None
