@@ -568,6 +568,7 @@ class BatchEngine(Generic[S]):
     ) -> None:
         self._move(item, Phase.DONE)
         item.result, item.error = result, error
+        item.params = {}  # never sent again: what was sent is not kept
         self._unresolved -= 1
         self._ended += 1
         del self._live[item.position]
