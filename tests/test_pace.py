@@ -82,3 +82,37 @@ def test_long_jobs_at_the_defaults_finish_near_the_quota_bound_time(driver: str)
         assert clock() <= 1.15 * bound  # with at most 100 going at once: 300/100 x 60 s
         # a look every 5 s at most, the first ones skipped once durations are known
         assert emulator.stats.requests["responses.retrieve"] / runs <= 60 / 5 + 2
+
+
+def test_a_service_that_limits_runs_at_once_is_met_with_fewer_runs_not_a_storm() -> None:
+    from yc_responses.testing.core import error_reply
+
+    clock = ManualClock()
+    limit, refused = 60, 0
+    created: list[str] = []
+    with Emulator(clock=clock, background_duration=30.0, seed=3) as emulator:
+        emulator.set_quotas(Quotas.documented())
+        core = emulator.core
+        original = core.handle
+
+        def at_most_sixty(request: Any) -> Any:
+            nonlocal refused
+            if request.method == "POST" and request.path == "/v1/responses":
+                going = [i for i in created if core.status_of(i) in ("queued", "in_progress")]
+                if len(going) >= limit:
+                    refused += 1
+                    return error_reply(request, 429, "too many background responses at once")
+                reply = original(request)
+                if reply.status == 200 and reply.body is not None:
+                    created.append(reply.body["id"])
+                return reply
+            return original(request)
+
+        core.handle = at_most_sixty  # type: ignore[method-assign]
+        results = make_mapper(emulator, clock, "background", "sync")(
+            [f"prompt {i}" for i in range(300)]
+        )
+        assert all(isinstance(r, Completed) for r in results)
+    assert len(created) == 300  # nothing sent twice
+    assert 0 < refused <= 15  # a few probes of the limit, not a retry every few seconds
+    assert clock() <= 1.4 * 300 / limit * 30  # close to what 60 runs at once allow

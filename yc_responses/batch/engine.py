@@ -373,13 +373,17 @@ class BatchEngine(Generic[S]):
         if isinstance(request, Create):
             self._creating -= 1
             self._creates.answered(now)
-            if isinstance(answer.error, openai.RateLimitError):  # sent under the quota, yet
-                self.pace.refused(self._active, now=now)  # refused: too many runs at once
+            refused = isinstance(answer.error, openai.RateLimitError)
+            if refused:  # sent under the quota, yet refused: too many runs at once
+                self.pace.refused(self._active, now=now)
             if answer.snapshot is not None:
                 self._created(item, answer.snapshot, now)
             else:
                 assert answer.error is not None
                 self._create_failed(item, answer.error, now, wall_time, sent=answer.sent)
+            if refused and item.phase is Phase.PENDING and self._active > self.pace.limit(now=now):
+                self._active -= 1  # it gives up its place: sent again when there is room
+                self._set_state(item, PENDING)
         elif isinstance(request, Follow):
             self._following -= 1
             if answer.snapshot is not None:
