@@ -161,13 +161,29 @@ def test_quick_scale_runs_every_input_once_under_the_quotas(
 ) -> None:
     figures = quick_run[2]["parts"]["scale"]["figures"]
     runs = figures["sizes"]["runs"]
-    assert [d["driver"] for d in figures["drivers"]] == ["sync", "async"]
+    assert [d["driver"] for d in figures["drivers"]] == ["sync", "async", "async-stream"]
     for driver in figures["drivers"]:
         assert driver["completed"] == runs
         assert driver["emulator"]["creations"] == runs
         assert driver["emulator"]["duplicates"] == 0
         assert driver["emulator"]["rate_limited"] == 0  # the emulator enforces the same quotas
         assert driver["emulator"]["requests"]["responses.create"] == runs
+
+
+def test_quick_long_jobs_and_memory_runs_complete_every_input(
+    quick_run: tuple[int, str, dict[str, Any]],
+) -> None:
+    parts = quick_run[2]["parts"]
+    for batch in parts["scale"]["figures"]["long"]:  # on the virtual clock
+        assert batch["completed"] == batch["emulator"]["creations"] == batch["runs"]
+        assert batch["emulator"]["rate_limited"] == 0
+        assert batch["seconds"] >= batch["bound_seconds"] * 0.8
+    cases = parts["memory"]["figures"]["cases"]
+    assert [(case["call"], case["completed"]) for case in cases] == [
+        ("imap", 100),
+        ("imap", 1000),
+        ("map", 500),
+    ]
 
 
 def test_quick_waiting_figures_are_the_exact_ones(

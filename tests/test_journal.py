@@ -223,3 +223,25 @@ def test_a_folder_or_a_missing_folder_is_no_journal(tmp_path: Path) -> None:
         Journal(tmp_path)
     with pytest.raises(JournalError, match="does not exist"):
         Journal(tmp_path / "nowhere" / "j.sqlite")
+
+
+def test_a_group_of_writes_is_on_disk_when_it_ends_even_through_an_exception(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as journal:
+        with journal.group():
+            journal.submitting("k0", position=0, fingerprint="f")
+            journal.submitted("k0", run_id="resp_1", status="queued")
+
+        def change_two() -> None:
+            with journal.group():
+                journal.status_changed("k0", "in_progress")
+                journal.status_changed("missing", "in_progress")
+
+        with pytest.raises(KeyError):
+            change_two()
+        other = sqlite3.connect(path)  # another reader sees what the groups committed
+        rows = other.execute("SELECT key, run_id, status FROM runs").fetchall()
+        other.close()
+    assert rows == [("k0", "resp_1", "in_progress")]

@@ -408,3 +408,12 @@ def test_default_policy_request_counts(duration: float, expected_looks: tuple[in
     fixed_looks, _ = average_looks(PollPolicy.fixed(2.0), duration, seeds=1)
     if duration >= 30:
         assert looks < fixed_looks  # fewer requests than a 2 s loop on long runs
+
+
+def test_a_first_delay_replaces_the_schedules_early_steps_and_the_schedule_goes_on() -> None:
+    policy = PollPolicy(jitter=0.0)  # 0.5, 1, 2, 4, 5, 5, ...
+    loop = PollLoop("resp_1", _ResponseReader(), policy, now=0.0, first_delay=3.0)
+    assert loop.observe(Snapshot(_response("queued")), now=0.0) is None  # the creation
+    assert loop.next_delay(now=0.0) == 3.0
+    assert loop.observe(Snapshot(_response("in_progress")), now=3.0) is None
+    assert loop.next_delay(now=3.0) == 4.0  # 0.5 + 1 + 2 covered the first 3 s

@@ -23,6 +23,7 @@ a sync or an async driver performs. A kind of run is plugged in with a
 from __future__ import annotations
 
 import email.utils
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -401,7 +402,10 @@ class PollLoop(Generic[S]):
         on_status: Callable[[RunStatus, S], object] | None = None,
         jitter: Jitter = backoff.full_jitter,
         resource: str = "background",
+        first_delay: float | None = None,
     ) -> None:
+        """``first_delay``: the wait after the first snapshot (the creation's answer), in
+        place of the schedule's first steps; the schedule goes on from there."""
         check_timeout(timeout)
         self.run_id = run_id
         self.resource = resource
@@ -418,6 +422,7 @@ class PollLoop(Generic[S]):
         self._delays = policy.delays(jitter)
         self._faults = FaultBudget(policy, jitter=jitter)
         self._pending: float | None = None
+        self._first_delay = first_delay
 
     def remaining(self, now: float) -> float | None:
         """Seconds left before the deadline (never negative), ``None`` without one."""
@@ -448,9 +453,20 @@ class PollLoop(Generic[S]):
             self._on_status(status, snapshot.value)
         if status.is_terminal:
             return self._reader.result(snapshot.value)
-        delay = next(self._delays)
+        delay = self._first() if self.looks == 1 else next(self._delays)
         self._pending = delay if snapshot.hint is None else snapshot.hint
         return None
+
+    def _first(self) -> float:
+        """The first wait: ``first_delay``, the schedule's steps it covers skipped."""
+        if self._first_delay is None:
+            return next(self._delays)
+        covered = 0.0
+        for delay in itertools.islice(self._delays, 64):  # delays of 0 end too
+            covered += delay
+            if covered >= self._first_delay:
+                break
+        return self._first_delay
 
     def fault(self, exc: BaseException, *, now: float, wall_time: float) -> bool:
         """Take in a failed look: ``True`` to go on, ``False`` to raise ``exc`` now

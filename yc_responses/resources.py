@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
 import anyio
@@ -22,11 +22,14 @@ from typing_extensions import Self
 
 from . import logs, steps
 from .batch import ProgressCallback, batch_engine, finish, run_async, run_sync
+from .batch.drivers import drive_async, drive_sync, ended
+from .batch.effects import NotStreamed
+from .batch.inputs import refuse_single
 from .journal import Journal
 from .kinds import Kind
-from .polling import Deadline, PollPolicy, Snapshot
+from .polling import Deadline, PollLoop, PollPolicy, Snapshot
 from .quotas import Quotas
-from .runs import AsyncRun, Run, RunContext
+from .runs import AsyncRun, Run, RunContext, WaitStrategy
 
 __all__ = ["AsyncResource", "BatchInput", "Resource", "SyncResource"]
 
@@ -166,7 +169,7 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         inputs: Iterable[BatchInput],
         *,
         model: str,
-        concurrency: int = 100,
+        concurrency: int | None = None,
         journal: str | os.PathLike[str] | Journal | None = None,
         progress: bool | ProgressCallback | None = None,
         keys: Sequence[str] | None = None,
@@ -175,6 +178,7 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         return_exceptions: bool = False,
         resubmit_ambiguous: bool = False,
         run_timeout: float | None = None,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
         **create_kwargs: Any,
     ) -> Any:
         """Run many jobs; their results in input order (awaitable on an async client).
@@ -191,7 +195,11 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         ``model`` wins); ``create_kwargs`` apply to every input. Every input is
         checked (:meth:`prepare_input`) before anything is sent.
 
-        * ``concurrency``: runs going on the server at once.
+        * ``concurrency``: at most this many runs going on the server at once. By
+          default (``None``) as many as the creation quota and the durations seen
+          call for (creations per second x seconds a run lasts, up to 5,000); fewer
+          when creations sent under the quota are refused with a 429 (the sign of
+          a limit on runs at once).
         * ``quotas``: the client keeps under them (default ``Quotas.documented()``:
           10 creations/s, 5,000/hour, 50 fetches/s); a 429 that still comes is
           honoured (``Retry-After``) and retried.
@@ -207,6 +215,10 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         * ``run_timeout``: seconds to wait for each run from its creation (or from the
           resume); a run still going then gets a :class:`~yc_responses.RunTimeoutError`
           in its place. It is not cancelled, and the journal keeps its id.
+        * ``strategy``: ``"poll"`` looks at each run from time to time; ``"stream"``
+          (async clients) follows each run over its event stream, one request a run
+          after its creation, looking at it instead when the stream breaks off or
+          the service does not stream it.
 
         A run that fails is a :class:`~yc_responses.Failed` result, not an error.
         Inputs with no result at all raise :class:`~yc_responses.BatchError` at the
@@ -221,7 +233,70 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         are tasks of the running event loop, and cancelling the call leaves them
         going on the server (a creation already sent is still recorded).
         """
-        batch: dict[str, Any] = {
+        batch = self._batch_options(
+            model=model,
+            concurrency=concurrency,
+            journal=journal,
+            progress=progress,
+            keys=keys,
+            quotas=quotas,
+            policy=policy,
+            resubmit_ambiguous=resubmit_ambiguous,
+            run_timeout=run_timeout,
+            strategy=strategy,
+            **create_kwargs,
+        )
+        return self._map(inputs, batch, return_exceptions)
+
+    def imap(self, inputs: Iterable[BatchInput], *, model: str, **options: Any) -> Any:
+        """Run many jobs; ``(index, result)`` pairs as runs end, in the order they end
+        (an async iterator on an async client).
+
+        ::
+
+            for index, result in client.background.imap(prompts, model="yandexgpt"):
+                print(index, result)
+
+        ``inputs`` is any iterable, read as there is room for more runs (about as
+        many as are going at once): a generator of a million prompts is fine, and
+        nothing is kept of a result once it is handed out. The options are
+        :meth:`map`'s; an input with no result comes as its exception in place of
+        the result (as ``return_exceptions=True``), and a bad input raises when it
+        is reached. Stopping the iteration (``break``, or ``aclose()`` on an async
+        client) waits for the creations in flight and records them in the journal;
+        the same call with the same journal resumes, handing out again what was not
+        handed out before (and what was, read from the journal).
+        """
+        if "return_exceptions" in options:
+            raise TypeError(
+                "imap() hands out exceptions in place of results: drop return_exceptions="
+            )
+        refuse_single(inputs)
+        return self._imap(inputs, self._batch_options(model=model, **options))
+
+    def _batch_options(
+        self,
+        *,
+        model: str,
+        concurrency: int | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        progress: bool | ProgressCallback | None = None,
+        keys: Sequence[str] | None = None,
+        quotas: Quotas | None = None,
+        policy: PollPolicy | None = None,
+        resubmit_ambiguous: bool = False,
+        run_timeout: float | None = None,
+        strategy: WaitStrategy | str = WaitStrategy.POLL,
+        **create_kwargs: Any,
+    ) -> dict[str, Any]:
+        stream = WaitStrategy(strategy) is WaitStrategy.STREAM
+        if stream and not (isinstance(self.client, openai.AsyncOpenAI) and self.kind.streams):
+            raise ValueError(
+                "strategy='stream' follows runs of background responses on an async client: "
+                "use AsyncYandexOpenAI, or the default strategy='poll'"
+            )
+        return {
+            "stream": stream,
             "defaults": {"model": model, **create_kwargs},
             "keys": keys,
             "concurrency": concurrency,
@@ -233,10 +308,17 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
             "run_timeout": run_timeout,
             "wall_clock": self._wall_clock,
         }
-        return self._map(inputs, batch, return_exceptions)
 
     def _map(self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool) -> Any:
         raise NotImplementedError
+
+    def _imap(self, inputs: Iterable[BatchInput], batch: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _requests(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """The creation and the status look of a batch, as the kind builds them."""
+        kind = self.kind
+        return kind.create, lambda run_id, timeout: kind.fetch(run_id, timeout)
 
 
 class SyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
@@ -246,18 +328,27 @@ class SyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
         created = steps.drive_sync(self._submit_steps(params, limit), sleep=self._sleep)
         return self._created(created)
 
+    def _senders(self) -> tuple[Callable[..., Snapshot[S]], Callable[..., Snapshot[S]]]:
+        create, fetch = self._requests()
+        return (
+            lambda params: steps.perform_sync(create(params)),
+            lambda run_id, timeout: steps.perform_sync(fetch(run_id, timeout)),
+        )
+
     def _map(self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool) -> Any:
-        kind = self.kind
-
-        def create(params: dict[str, Any]) -> Snapshot[S]:
-            return steps.perform_sync(kind.create(params))
-
-        def fetch(run_id: str, request_timeout: float | None) -> Snapshot[S]:
-            return steps.perform_sync(kind.fetch(run_id, request_timeout))
-
-        with batch_engine(kind, inputs, now=self._clock(), **batch) as engine:
+        create, fetch = self._senders()
+        with batch_engine(self.kind, inputs, now=self._clock(), **batch) as engine:
             run_sync(engine, create, fetch, clock=self._clock, sleep=self._sleep)
             return finish(engine, errors)
+
+    def _imap(
+        self, inputs: Iterable[BatchInput], batch: dict[str, Any]
+    ) -> Iterator[tuple[int, Any]]:
+        create, fetch = self._senders()
+        with batch_engine(self.kind, inputs, now=self._clock(), lazy=True, **batch) as engine:
+            for _ in drive_sync(engine, create, fetch, clock=self._clock, sleep=self._sleep):
+                yield from ended(engine)
+            yield from ended(engine)
 
 
 class AsyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
@@ -270,17 +361,54 @@ class AsyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     def _map(self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool) -> Any:
         return self._map_async(inputs, batch, errors)
 
+    def _senders(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        create, fetch = self._requests()
+
+        async def send(params: dict[str, Any]) -> Snapshot[S]:
+            return await steps.perform_async(create(params))
+
+        async def look(run_id: str, request_timeout: float | None) -> Snapshot[S]:
+            return await steps.perform_async(fetch(run_id, request_timeout))
+
+        return send, look
+
+    async def _follow(self, run_id: str, time_left: float | None) -> Snapshot[S]:
+        """Follow a run's event stream to its end (as ``wait(strategy="stream")``): its
+        last snapshot; :class:`NotStreamed` when the service does not stream it."""
+        run: Any = self.attach(run_id)
+        loop = PollLoop(
+            run_id,
+            self.kind,
+            self.policy,
+            now=self._clock(),
+            timeout=time_left,
+            resource=self.kind.resource,
+        )
+        result = await steps.drive_async(run._listen_steps(loop), sleep=self._sleep)
+        if result is None or run.snapshot is None:
+            raise NotStreamed(run_id)
+        return Snapshot(run.snapshot)
+
     async def _map_async(
         self, inputs: Iterable[BatchInput], batch: dict[str, Any], errors: bool
     ) -> Any:
-        kind = self.kind
-
-        async def create(params: dict[str, Any]) -> Snapshot[S]:
-            return await steps.perform_async(kind.create(params))
-
-        async def fetch(run_id: str, request_timeout: float | None) -> Snapshot[S]:
-            return await steps.perform_async(kind.fetch(run_id, request_timeout))
-
-        with batch_engine(kind, inputs, now=self._clock(), **batch) as engine:
-            await run_async(engine, create, fetch, clock=self._clock, sleep=self._sleep)
+        create, fetch = self._senders()
+        with batch_engine(self.kind, inputs, now=self._clock(), **batch) as engine:
+            await run_async(
+                engine, create, fetch, clock=self._clock, sleep=self._sleep, follow=self._follow
+            )
             return finish(engine, errors)
+
+    async def _imap(
+        self, inputs: Iterable[BatchInput], batch: dict[str, Any]
+    ) -> AsyncIterator[tuple[int, Any]]:
+        create, fetch = self._senders()
+        with batch_engine(self.kind, inputs, now=self._clock(), lazy=True, **batch) as engine:
+            steps_ = drive_async(
+                engine, create, fetch, clock=self._clock, sleep=self._sleep, follow=self._follow
+            )
+            async for _ in steps_:
+                for pair in ended(engine):
+                    yield pair
+            for pair in ended(engine):
+                yield pair

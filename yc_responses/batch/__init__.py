@@ -8,11 +8,12 @@ an async driver (:mod:`.drivers`)::
     for result in results:           # in input order
         print(result.status, result.unwrap() if result.status.is_succeeded else "")
 
-The same call with the same journal after a crash (even ``kill -9``) resumes:
-inputs already submitted are attached, never submitted again; finished ones are
-read from the journal (:mod:`.journal`). Progress is :mod:`.progress`; input
-checks, keys and fingerprints :mod:`.inputs`; the rate limiter lives with
-``Quotas`` in :mod:`yc_responses.quotas`.
+``imap`` hands results out as runs end and reads its inputs lazily. The same call
+with the same journal after a crash (even ``kill -9``) resumes: inputs already
+submitted are attached, never submitted again; finished ones are read from the
+journal (:mod:`.journal`). How many runs go at once is :mod:`.pace`; progress is
+:mod:`.progress`; input checks, keys and fingerprints :mod:`.inputs`; the rate
+limiter lives with ``Quotas`` in :mod:`yc_responses.quotas`.
 """
 
 from __future__ import annotations

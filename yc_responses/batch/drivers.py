@@ -15,9 +15,18 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    Sized,
+)
 from concurrent import futures
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -26,16 +35,26 @@ import anyio
 from yc_responses.polling import PollPolicy, Snapshot
 from yc_responses.quotas import Quotas
 
+from .effects import Follow
 from .engine import Answer, BatchEngine, Create, Effect, Record, Report, Request
 from .errors import BatchError
-from .inputs import BatchSource, prepare
+from .inputs import BatchSource, prepare, prepare_lazily
 from .journal import Journal
 from .progress import ProgressCallback, call_progress, progress_reporter
 
 if TYPE_CHECKING:
     from yc_responses.results import AnyRunResult
 
-__all__ = ["Batch", "batch_engine", "finish", "run_async", "run_sync"]
+__all__ = [
+    "Batch",
+    "batch_engine",
+    "drive_async",
+    "drive_sync",
+    "ended",
+    "finish",
+    "run_async",
+    "run_sync",
+]
 
 S = TypeVar("S")
 
@@ -54,6 +73,15 @@ class Batch(Generic[S]):
         """Write one journal row (safe from any thread)."""
         if self.journal is not None:
             getattr(self.journal, record.method)(record.key, **record.fields)
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """The journal rows written inside go to disk in one commit, on the way out."""
+        return nullcontext() if self.journal is None else self.journal.group()
+
+    def step(self, now: float) -> list[Request[S]]:
+        """The requests to send now, after the rows before them are committed."""
+        with self.grouped():
+            return self.carry_out(self.engine.start(now))
 
     def carry_out(self, effects: Iterable[Effect[S]]) -> list[Request[S]]:
         """Write the rows, report the progress; the requests to send, in order."""
@@ -103,13 +131,28 @@ def run_sync(
     clock: Callable[[], float],
     sleep: Callable[[float], object],
 ) -> None:
-    """Drive a batch with blocking calls: creations on ``engine.max_creates`` threads,
-    status looks on ``engine.max_fetches`` others, so neither holds up the other.
+    """Drive a batch to its end with blocking calls (see :func:`drive_sync`)."""
+    for _ in drive_sync(batch, create, fetch, clock=clock, sleep=sleep):
+        pass
+
+
+def drive_sync(
+    batch: Batch[S],
+    create: Callable[[dict[str, Any]], Snapshot[S]],
+    fetch: Callable[[str, float | None], Snapshot[S]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+) -> Iterator[None]:
+    """Drive a batch with blocking calls, yielding after each step that took answers in
+    (the inputs that ended are then at ``engine.take_done()``): creations on
+    ``engine.max_creates`` threads, status looks on ``engine.max_fetches`` others,
+    so neither holds up the other.
 
     A worker thread writes a creation's journal row and sends it, so an interruption
     of this thread never leaves a row for an input that was not sent. On an
-    interruption the creations in flight are waited for and recorded (no response
-    id is lost), then the exception goes on.
+    interruption (closing the generator too) the creations in flight are waited for
+    and recorded (no response id is lost), then the exception goes on.
     """
     engine = batch.engine
 
@@ -132,18 +175,23 @@ def run_sync(
     in_flight: dict[futures.Future[Answer[S]], Request[S]] = {}
     try:
         while not engine.finished:
-            for request in batch.carry_out(engine.start(clock())):
+            for request in batch.step(clock()):
                 pool = creations if isinstance(request, Create) else looks
                 in_flight[pool.submit(send, request)] = request
             delay = engine.next_wake(clock())
+            if engine.finished:  # lazy inputs that all ended when taken in
+                break
             if in_flight:
                 done, _ = futures.wait(
                     in_flight, timeout=delay, return_when=futures.FIRST_COMPLETED
                 )
-                for future in done:
-                    batch.complete(in_flight.pop(future), future.result(), clock())
+                with batch.grouped():  # one commit for the step, before more requests go
+                    for future in done:
+                        batch.complete(in_flight.pop(future), future.result(), clock())
+                yield
             elif delay is not None:
                 sleep(delay)
+                yield
             else:
                 raise RuntimeError("the batch has nothing left to wait for, yet is not done")
     except BaseException as exc:
@@ -165,13 +213,31 @@ async def run_async(
     *,
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[object]],
+    follow: Callable[[str, float | None], Awaitable[Snapshot[S]]] | None = None,
 ) -> None:
+    """Drive a batch to its end on the running event loop (see :func:`drive_async`)."""
+    async for _ in drive_async(batch, create, fetch, clock=clock, sleep=sleep, follow=follow):
+        pass
+
+
+async def drive_async(
+    batch: Batch[S],
+    create: Callable[[dict[str, Any]], Awaitable[Snapshot[S]]],
+    fetch: Callable[[str, float | None], Awaitable[Snapshot[S]]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+    follow: Callable[[str, float | None], Awaitable[Snapshot[S]]] | None = None,
+) -> AsyncIterator[None]:
     """Drive a batch with tasks on the running event loop (the engine bounds how many
     creations and how many looks are open at once).
 
     Tasks only make requests; the engine is fed in this task. A creation is
     recorded and sent in a task shielded from cancellation, so that stopping the
     batch never loses a response id. Errors come out as they are, not in a group.
+    It yields after each step that took answers in (as :func:`drive_sync`); iterate
+    it from one task, to its end or until it is closed. ``follow`` carries out the
+    engine's :class:`~.effects.Follow` requests (a run's event stream to its end).
     """
     engine = batch.engine
     answers: deque[tuple[Request[S], Answer[S]]] = deque()
@@ -182,32 +248,42 @@ async def run_async(
             with anyio.CancelScope(shield=True):
                 answer = batch.submission(request) or await _attempt(create(request.item.params))
         else:
-            assert request.item.run_id is not None
-            answer = await _attempt(fetch(request.item.run_id, request.timeout))
+            run_id = request.item.run_id
+            assert run_id is not None
+            if isinstance(request, Follow):
+                assert follow is not None
+                answer = await _attempt(follow(run_id, request.timeout))
+            else:
+                answer = await _attempt(fetch(run_id, request.timeout))
         answers.append((request, answer))
         woken.set()
 
     def take_answers() -> None:
-        while answers:
-            request, answer = answers.popleft()
-            batch.complete(request, answer, clock())
+        with batch.grouped():  # one commit for the step, before more requests go
+            while answers:
+                request, answer = answers.popleft()
+                batch.complete(request, answer, clock())
 
     failure: BaseException | None = None
     try:
         async with anyio.create_task_group() as tasks:
             try:
                 while not engine.finished:
-                    for request in batch.carry_out(engine.start(clock())):
+                    for request in batch.step(clock()):
                         tasks.start_soon(send, request)
                     delay = engine.next_wake(clock())
+                    if engine.finished:  # lazy inputs that all ended when taken in
+                        break
                     if engine.in_flight:
                         if not answers:
                             with anyio.move_on_after(math.inf if delay is None else delay):
                                 await woken.wait()
                         woken = anyio.Event()
                         take_answers()
+                        yield
                     elif delay is not None:
                         await sleep(delay)
+                        yield
                     else:
                         raise RuntimeError(
                             "the batch has nothing left to wait for, yet is not done"
@@ -243,7 +319,7 @@ def batch_engine(
     *,
     defaults: Mapping[str, Any],
     keys: Sequence[str] | None,
-    concurrency: int,
+    concurrency: int | None,
     journal: str | os.PathLike[str] | Journal | None,
     progress: bool | ProgressCallback | None,
     quotas: Quotas | None,
@@ -252,25 +328,45 @@ def batch_engine(
     run_timeout: float | None,
     now: float,
     wall_clock: Callable[[], float],
+    lazy: bool = False,
+    stream: bool = False,
 ) -> Iterator[Batch[S]]:
     """A ready batch for ``map``: inputs checked (nothing is sent if one is bad), the
-    journal opened and read, progress set up; closed again on the way out."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
-    params, keys = prepare(source, inputs, defaults, keys)
+    journal opened and read, progress set up; closed again on the way out.
+
+    ``lazy`` (for ``imap``): inputs are taken and checked one by one as there is room
+    for them, each looked up in the journal then."""
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ValueError(
+            f"concurrency must be a positive int (or None to adapt), not {concurrency!r}"
+        )
+    total = len(inputs) if isinstance(inputs, Sized) else None
+    if lazy:
+        pairs: Any = prepare_lazily(source, inputs, defaults, keys)
+        keys = None
+    else:
+        pairs, keys = prepare(source, inputs, defaults, keys)
+        total = len(pairs)
     with ExitStack() as stack:
         opened: Journal | None = None
         if isinstance(journal, Journal):
             opened = journal
         elif journal is not None:
             opened = stack.enter_context(Journal(journal))
-        report, close_progress = progress_reporter(progress, len(params))
+        report, close_progress = progress_reporter(progress, total)
         stack.callback(close_progress)
+        entries: Any = None
+        if opened is not None:
+            entries = opened.entry if lazy else list(opened.entries())
         engine = BatchEngine(
             source,
-            params,
+            pairs,
             keys,
-            entries=None if opened is None else list(opened.entries()),
+            entries=entries,
+            total=total,
+            stream=stream,
             now=now,
             concurrency=concurrency,
             quotas=quotas if quotas is not None else Quotas.documented(),
@@ -293,3 +389,18 @@ def finish(batch: Batch[S], return_exceptions: bool) -> list[AnyRunResult[S] | E
     if errors and not return_exceptions:
         raise BatchError(results, errors)
     return results
+
+
+def ended(batch: Batch[S]) -> list[tuple[int, AnyRunResult[S] | Exception]]:
+    """The inputs of a lazy batch that ended since the last call, as ``(position, result
+    or exception)``; the engine keeps nothing of them. A fatal error is raised."""
+    engine = batch.engine
+    out: list[tuple[int, AnyRunResult[S] | Exception]] = []
+    for item in engine.take_done():
+        outcome = item.result if item.result is not None else item.error
+        assert outcome is not None
+        out.append((item.position, outcome))
+    if not out and engine.fatal is not None and engine.finished:
+        engine.leave_note(engine.fatal)
+        raise engine.fatal
+    return out

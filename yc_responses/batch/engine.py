@@ -15,18 +15,13 @@ out: :class:`Create` and :class:`Fetch` requests, :class:`Record` journal rows,
 
 from __future__ import annotations
 
-import enum
 import heapq
-import json
 import math
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import httpx2
 import openai
-from pydantic_core import to_jsonable_python
 
 from yc_responses.errors import (
     AmbiguousSubmissionError,
@@ -40,9 +35,25 @@ from yc_responses.faults import headers_of, is_refusal, stops_everything, was_no
 from yc_responses.polling import FaultBudget, PollLoop, PollPolicy, Snapshot, server_hint
 from yc_responses.quotas import Gate, Quotas, at_least_epsilon
 
-from .errors import UnreadableAnswerError
+from .compact import compact
+from .effects import (
+    TRANSITIONS,
+    Answer,
+    Create,
+    Effect,
+    Fetch,
+    Follow,
+    Item,
+    NotStreamed,
+    Phase,
+    Record,
+    Report,
+    Request,
+)
+from .errors import UnreadableAnswerError, error_from_journal, error_to_journal, unreadable_answer
 from .inputs import BatchSource, fingerprint
 from .journal import SUBMITTING, JournalEntry, check_entry
+from .pace import Pace
 from .progress import ERROR, PENDING, BatchProgress
 
 if TYPE_CHECKING:
@@ -50,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CREATES_IN_FLIGHT",
+    "MAX_ENDED_WAITING",
     "MAX_FETCHES_IN_FLIGHT",
     "TRANSITIONS",
     "Answer",
@@ -71,99 +83,8 @@ MAX_CREATES_IN_FLIGHT = 8
 MAX_FETCHES_IN_FLIGHT = 8
 """How many status looks a batch has open at once: slots of their own, so creations
 that hang never hold up the looks at runs already going."""
-
-
-class Phase(enum.Enum):
-    """Where one input is in its life (its server status is kept beside it)."""
-
-    PENDING = "pending"
-    """Not sent yet (or sent and provably refused: to be sent again)."""
-    SUBMITTING = "submitting"
-    """Its creation is in flight."""
-    WATCHING = "watching"
-    """It has a run on the server, looked at from time to time."""
-    DONE = "done"
-    """It has its result or its error."""
-
-
-TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
-    Phase.PENDING: frozenset({Phase.SUBMITTING, Phase.WATCHING, Phase.DONE}),
-    Phase.SUBMITTING: frozenset({Phase.PENDING, Phase.WATCHING, Phase.DONE}),
-    Phase.WATCHING: frozenset({Phase.DONE}),
-    Phase.DONE: frozenset(),
-}
-"""The moves an input may make; anything else is a bug of the engine."""
-
-
-@dataclass(eq=False)
-class Item(Generic[S]):
-    """One input of the batch as the engine follows it."""
-
-    position: int
-    key: str
-    params: dict[str, Any]
-    fingerprint: str
-    phase: Phase = Phase.PENDING
-    state: str = ""
-    """What progress shows: pending, submitting, a server status, or error."""
-    run_id: str | None = None
-    loop: PollLoop[S] | None = None
-    result: AnyRunResult[S] | None = None
-    error: Exception | None = None
-
-
-@dataclass(frozen=True)
-class Record:
-    """Write a journal row: call ``Journal.<method>(key, **fields)``."""
-
-    method: Literal["submitting", "submitted", "status_changed", "finished", "forget"]
-    key: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Create(Generic[S]):
-    """Submit ``item``: one attempt, the client's own retries off.
-
-    ``row`` is the journal row to write right before sending, from where the
-    sending cannot be interrupted any more (a worker thread, a shielded task): so
-    a row never says "submitting" for an input that was not sent.
-    """
-
-    item: Item[S]
-    row: Record | None
-
-
-@dataclass(frozen=True)
-class Fetch(Generic[S]):
-    """Look at ``item``'s run once, with this HTTP timeout."""
-
-    item: Item[S]
-    timeout: float | None
-
-
-@dataclass(frozen=True)
-class Report:
-    """Tell the progress callback where the batch stands."""
-
-    progress: BatchProgress
-
-
-Request = Create[S] | Fetch[S]
-Effect = Create[S] | Fetch[S] | Record | Report
-
-
-@dataclass(frozen=True)
-class Answer(Generic[S]):
-    """What one request gave: a snapshot, or the exception it raised.
-
-    ``sent`` is false when a creation failed before it was sent (its journal row
-    could not be written).
-    """
-
-    snapshot: Snapshot[S] | None = None
-    error: Exception | None = None
-    sent: bool = True
+MAX_ENDED_WAITING = 256
+"""Lazy inputs are taken in only while fewer ended ones than this wait to be handed out."""
 
 
 class BatchEngine(Generic[S]):
@@ -176,17 +97,22 @@ class BatchEngine(Generic[S]):
 
     ``entries`` is what the journal holds (``None``: no journal); ``journal_path``
     names it in messages.
+
+    Given ``keys=None``, ``params`` is an iterable of ``(key, params)`` pairs taken
+    lazily, as there is room for more runs, and ``entries`` looks one key up in the
+    journal; the inputs that end are handed out by :meth:`take_done` and kept no
+    more (``total``: how many there are, when known).
     """
 
     def __init__(
         self,
         source: BatchSource[S],
-        params: Sequence[dict[str, Any]],
-        keys: Sequence[str],
+        params: Sequence[dict[str, Any]] | Iterable[tuple[str, dict[str, Any]]],
+        keys: Sequence[str] | None,
         *,
-        entries: Sequence[JournalEntry] | None,
+        entries: Sequence[JournalEntry] | Callable[[str], JournalEntry | None] | None,
         now: float,
-        concurrency: int,
+        concurrency: int | None,
         quotas: Quotas,
         policy: PollPolicy,
         resubmit_ambiguous: bool,
@@ -194,6 +120,8 @@ class BatchEngine(Generic[S]):
         journal_path: str | None = None,
         max_creates: int = MAX_CREATES_IN_FLIGHT,
         max_fetches: int = MAX_FETCHES_IN_FLIGHT,
+        total: int | None = None,
+        stream: bool = False,
     ) -> None:
         if run_timeout is not None and run_timeout < 0:
             raise ValueError("run_timeout must be >= 0 seconds, or None to wait until runs end")
@@ -202,63 +130,117 @@ class BatchEngine(Generic[S]):
         self._run_timeout = run_timeout
         self.journaled = entries is not None
         self.journal_path = journal_path
-        self.concurrency = concurrency
+        self.pace = Pace(concurrency, quotas.creates_per_second)
+        """How many runs may be going at once (adapted to the durations seen, at most
+        ``concurrency``), and when each is first looked at."""
+        self._now = now
         self.max_creates = max_creates
         self.max_fetches = max_fetches
-        self.items: list[Item[S]] = [
-            Item(position, key, item_params, fingerprint({source.scope: item_params}))
-            for position, (key, item_params) in enumerate(zip(keys, params, strict=True))
-        ]
+        self._resubmit = resubmit_ambiguous
+        self._lookup: Callable[[str], JournalEntry | None] = lambda _key: None
+        self._inputs: Iterator[tuple[int, tuple[str, dict[str, Any]]]] | None = None
+        self._done: deque[Item[S]] | None = None
+        """Inputs ended and not taken yet (lazy inputs only)."""
+        self.items: list[Item[S]] = []
+        """Every input, in order (not kept for lazy inputs)."""
+        if keys is None:
+            self._inputs = enumerate(params)  # type: ignore[arg-type]
+            self._done = deque()
+            if callable(entries):
+                self._lookup = entries
+        else:
+            pairs: Iterable[tuple[str, Any]] = zip(keys, params, strict=True)
+            self.items = [self._item(position, pair) for position, pair in enumerate(pairs)]
+        self.total = len(self.items) if total is None else total
+        self._live: dict[int, Item[S]] = {item.position: item for item in self.items}
+        """The inputs not ended yet, by position."""
         self._creates = Gate(quotas.create_windows())
         self._fetches = Gate(quotas.fetch_windows())
         self._create_faults = FaultBudget(policy, retryable=was_not_sent)
+        self._streaming = stream
+        """Runs are followed over their event streams (until the service shows it has none)."""
+        self._follows: deque[Item[S]] = deque()
+        self._following = 0
         self._pending: deque[Item[S]] = deque()
         self._polls: list[tuple[float, int, Item[S]]] = []
         self._active = 0
-        """Runs submitting or going on the server: at most ``concurrency``."""
+        """Runs submitting or going on the server: at most ``pace.limit()``."""
         self._creating = 0
         self._fetching = 0
         self._unresolved = len(self.items)
+        self._ended = 0
         self._counts: Counter[str] = Counter()
         self._effects: list[Effect[S]] = []
         self._reporting = False
         self.fatal: BaseException | None = None
         """An error that stops the whole batch (bad credentials): raised by the driver."""
         self.resumed = 0
-        self._resume(entries or (), now, resubmit_ambiguous)
+        if not callable(entries):
+            self._resume(entries or (), now)
         self._reporting = True
         self._report()
 
     # --- start and resume
 
-    def _resume(self, entries: Sequence[JournalEntry], now: float, resubmit: bool) -> None:
+    def _item(self, position: int, pair: tuple[str, dict[str, Any]]) -> Item[S]:
+        key, params = pair
+        return Item(position, key, params, fingerprint({self._source.scope: params}))
+
+    def _check(self, item: Item[S], entry: JournalEntry | None) -> None:
+        where = f" (input {item.position})"
+        check_entry(entry, item.fingerprint, path=str(self.journal_path), where=where)
+
+    def _resume(self, entries: Sequence[JournalEntry], now: float) -> None:
         by_key = {entry.key: entry for entry in entries}
         for item in self.items:  # every input checked before anything is changed
-            where = f" (input {item.position})"
-            check_entry(
-                by_key.get(item.key), item.fingerprint, path=str(self.journal_path), where=where
-            )
+            self._check(item, by_key.get(item.key))
         for item in self.items:
-            entry = by_key.get(item.key)
-            if entry is None:
-                self._queue(item)
-                continue
-            self.resumed += 1
-            item.run_id = entry.run_id
-            if entry.status == ERROR and entry.result is not None:
-                self._resolve(item, error=_error_from_journal(entry))
-            elif entry.result is not None:
-                self._resume_result(item, entry.result)
-            elif not entry.is_ambiguous and entry.run_id is not None:
-                self._set_state(item, entry.status)
-                self._watch(item, entry.run_id, now)
-                self._schedule(item, now)
-            elif resubmit:
-                self._record("forget", item.key)
-                self.resumed -= 1
-                self._queue(item)
-            else:
-                self._resolve(item, error=AmbiguousSubmissionError(None, key=item.key))
+            self._admit(item, by_key.get(item.key), now)
+
+    def _pull(self, now: float) -> None:
+        """Take lazy inputs in while there is room for them (and few ended ones wait)."""
+        while self._can_pull(now):
+            assert self._inputs is not None
+            taken = next(self._inputs, None)
+            if taken is None:
+                self._inputs = None
+                self.total = max(self.total, len(self._live) + self._ended)
+                return
+            item = self._item(*taken)
+            entry = self._lookup(item.key)
+            self._check(item, entry)
+            self._live[item.position] = item
+            self._unresolved += 1
+            self.total = max(self.total, item.position + 1)
+            self._admit(item, entry, now)
+
+    def _can_pull(self, now: float) -> bool:
+        if self._inputs is None or self._pending or self.fatal is not None:
+            return False
+        assert self._done is not None
+        return len(self._done) < MAX_ENDED_WAITING and self._active < self.pace.limit(now=now)
+
+    def _admit(self, item: Item[S], entry: JournalEntry | None, now: float) -> None:
+        """Start following one input, from what the journal holds of it."""
+        if entry is None:
+            self._queue(item)
+            return
+        self.resumed += 1
+        item.run_id = entry.run_id
+        if entry.status == ERROR and entry.result is not None:
+            self._resolve(item, error=error_from_journal(entry))
+        elif entry.result is not None:
+            self._resume_result(item, entry.result)
+        elif not entry.is_ambiguous and entry.run_id is not None:
+            self._set_state(item, entry.status)
+            self._watch(item, entry.run_id, now)
+            self._schedule(item, now)
+        elif self._resubmit:
+            self._record("forget", item.key)
+            self.resumed -= 1
+            self._queue(item)
+        else:
+            self._resolve(item, error=AmbiguousSubmissionError(None, key=item.key))
 
     def _resume_result(self, item: Item[S], text: str) -> None:
         try:
@@ -266,7 +248,12 @@ class BatchEngine(Generic[S]):
         except Exception as exc:  # a row written by a version that saved unreadable answers
             self._resolve(item, error=self._unreadable(item, "its saved result", text, exc))
         else:
-            self._resolve(item, result=result)
+            self._resolve(item, result=self._kept(result, text))
+
+    def _kept(self, result: AnyRunResult[S], text: str) -> AnyRunResult[S]:
+        """A result as the batch keeps it: compact until ``map`` returns (its payload
+        as JSON text), as it is when handed out at once (lazy inputs)."""
+        return result if self._done is not None else compact(result, text, self._source.load)
 
     def _queue(self, item: Item[S]) -> None:
         self._move(item, Phase.PENDING)
@@ -285,6 +272,7 @@ class BatchEngine(Generic[S]):
             timeout=self._run_timeout,
             on_status=lambda status, _snapshot: self._status_seen(item, status.value),
             resource=self._source.resource,
+            first_delay=self.pace.first_look(self._policy) if item.started is not None else None,
         )
 
     # --- what to do now
@@ -292,12 +280,12 @@ class BatchEngine(Generic[S]):
     @property
     def in_flight(self) -> int:
         """Requests given out by :meth:`start` and not completed yet."""
-        return self._creating + self._fetching
+        return self._creating + self._fetching + self._following
 
     @property
     def finished(self) -> bool:
         """Nothing left to do (or a fatal error), and no request in flight."""
-        done = self._unresolved == 0 or self.fatal is not None
+        done = (self._unresolved == 0 and self._inputs is None) or self.fatal is not None
         return done and self.in_flight == 0
 
     def start(self, now: float) -> list[Effect[S]]:
@@ -306,11 +294,20 @@ class BatchEngine(Generic[S]):
         Carry them out in order: a :class:`Report` may stop the batch before the
         requests after it are sent.
         """
+        self._now = now
+        self._pull(now)
         if self.fatal is None:
             while self._creating < self.max_creates and self._next_create(now):
                 pass
             while self._fetching < self.max_fetches and self._next_fetch(now):
                 pass
+            while self._follows and not self._fetches.wait_time(now):
+                item = self._follows.popleft()
+                assert item.loop is not None
+                self._fetches.sent()  # counted once, as it is opened: it stays open for long
+                self._fetches.answered(now)
+                self._following += 1
+                self._effects.append(Follow(item, item.loop.remaining(now)))
         return self._take()
 
     def _next_fetch(self, now: float) -> bool:
@@ -326,14 +323,14 @@ class BatchEngine(Generic[S]):
     def _poll_wait(self, now: float) -> float:
         return max(at_least_epsilon(self._polls[0][0] - now), self._fetches.wait_time(now))
 
-    def _may_create(self) -> bool:
+    def _may_create(self, now: float) -> bool:
         """An input waits to be sent, and there is room for it (a retry already has its place)."""
         if not self._pending:
             return False
-        return self._pending[0].state != PENDING or self._active < self.concurrency
+        return self._pending[0].state != PENDING or self._active < self.pace.limit(now=now)
 
     def _next_create(self, now: float) -> bool:
-        if not self._may_create() or self._creates.wait_time(now):
+        if not self._may_create(now) or self._creates.wait_time(now):
             return False
         item = self._pending.popleft()
         self._creates.sent()
@@ -356,8 +353,12 @@ class BatchEngine(Generic[S]):
         waits: list[float] = []
         if self._polls and self._fetching < self.max_fetches:
             waits.append(self._poll_wait(now))
-        if self._may_create() and self._creating < self.max_creates:
+        if self._may_create(now) and self._creating < self.max_creates:
             waits.append(self._creates.wait_time(now))
+        if self._follows:
+            waits.append(self._fetches.wait_time(now))
+        if self._can_pull(now):  # ended inputs were taken: room for more
+            waits.append(0.0)
         soonest = min(waits, default=math.inf)
         return None if soonest == math.inf else max(soonest, 0.0)
 
@@ -368,14 +369,31 @@ class BatchEngine(Generic[S]):
     ) -> list[Effect[S]]:
         """Take in the answer to a request :meth:`start` gave; the effects to carry out."""
         item = request.item
+        self._now = now
         if isinstance(request, Create):
             self._creating -= 1
             self._creates.answered(now)
+            refused = isinstance(answer.error, openai.RateLimitError)
+            if refused:  # sent under the quota, yet refused: too many runs at once
+                self.pace.refused(self._active, now=now)
             if answer.snapshot is not None:
                 self._created(item, answer.snapshot, now)
             else:
                 assert answer.error is not None
                 self._create_failed(item, answer.error, now, wall_time, sent=answer.sent)
+            if refused and item.phase is Phase.PENDING and self._active > self.pace.limit(now=now):
+                self._active -= 1  # it gives up its place: sent again when there is room
+                self._set_state(item, PENDING)
+        elif isinstance(request, Follow):
+            self._following -= 1
+            if answer.snapshot is not None:
+                self._fetched(item, answer.snapshot, now)
+            elif isinstance(answer.error, NotStreamed):
+                self._streaming = False  # the service streams no run: look at them all
+                self._schedule(item, now)
+            else:
+                assert answer.error is not None
+                self._fetch_failed(item, answer.error, now, wall_time)
         else:
             self._fetching -= 1
             self._fetches.answered(now)
@@ -414,6 +432,8 @@ class BatchEngine(Generic[S]):
         """``item`` has a run on the server now: record its id, follow it."""
         self._record("submitted", item.key, run_id=run_id, status=status)
         self._active -= 1  # _watch counts it again, as a run on the server
+        item.started = now
+        self.pace.started(now)
         self._watch(item, run_id, now)
 
     def _create_failed(
@@ -471,7 +491,7 @@ class BatchEngine(Generic[S]):
             self._schedule(item, now)
             return
         self._record("finished", item.key, status=result.status.value, result=saved)
-        self._stop_watching(item, result=result)
+        self._stop_watching(item, result=self._kept(result, saved))
 
     def _fetch_failed(self, item: Item[S], exc: Exception, now: float, wall_time: float) -> None:
         assert item.loop is not None
@@ -481,7 +501,7 @@ class BatchEngine(Generic[S]):
                 self._fetches.pause(now + (hint if hint is not None else 1.0))
             self._schedule(item, now)
             return
-        if _unreadable_answer(exc):  # the run's answer itself is malformed: for good
+        if unreadable_answer(exc):  # the run's answer itself is malformed: for good
             raw = getattr(exc, "raw", getattr(exc, "doc", None))
             self._stop_watching(item, error=self._unreadable(item, "a status answer", raw, exc))
         elif isinstance(exc, YCResponsesError):  # the library's own errors carry the id
@@ -509,7 +529,7 @@ class BatchEngine(Generic[S]):
 
     def _finish_with(self, item: Item[S], error: UnreadableAnswerError) -> None:
         """End ``item`` with ``error`` and keep it in the journal, so a rerun ends alike."""
-        self._record("finished", item.key, status=ERROR, result=_error_to_journal(error))
+        self._record("finished", item.key, status=ERROR, result=error_to_journal(error))
         self._resolve(item, error=error)
 
     # --- bookkeeping
@@ -520,6 +540,10 @@ class BatchEngine(Generic[S]):
             due = now + item.loop.next_delay(now=now)
         except RunTimeoutError as exc:  # past run_timeout: the run goes on, its id is kept
             self._stop_watching(item, error=exc)
+            return
+        if self._streaming and not item.followed:
+            item.followed = True
+            self._follows.append(item)
             return
         heapq.heappush(self._polls, (due, item.position, item))
 
@@ -532,6 +556,8 @@ class BatchEngine(Generic[S]):
     ) -> None:
         self._active -= 1
         item.loop = None
+        if item.started is not None:  # seen ended (or given up on): no longer going here
+            self.pace.ended(item.started, now=self._now, seen=result is not None)
         if isinstance(error, UnreadableAnswerError):
             self._finish_with(item, error)
         else:
@@ -546,7 +572,12 @@ class BatchEngine(Generic[S]):
     ) -> None:
         self._move(item, Phase.DONE)
         item.result, item.error = result, error
+        item.params = {}  # never sent again: what was sent is not kept
         self._unresolved -= 1
+        self._ended += 1
+        del self._live[item.position]
+        if self._done is not None:
+            self._done.append(item)
         self._set_state(item, result.status.value if result is not None else ERROR)
 
     def _move(self, item: Item[S], phase: Phase) -> None:
@@ -584,7 +615,16 @@ class BatchEngine(Generic[S]):
 
     def progress(self) -> BatchProgress:
         """Where the batch stands now."""
-        return BatchProgress(len(self.items), dict(+self._counts), self.resumed)
+        return BatchProgress(self.total, dict(+self._counts), self.resumed)
+
+    def take_done(self) -> list[Item[S]]:
+        """The lazy inputs ended since the last call, in the order they ended; the engine
+        keeps nothing of them."""
+        if not self._done:
+            return []
+        done = list(self._done)
+        self._done.clear()
+        return done
 
     def results(self) -> list[AnyRunResult[S] | Exception]:
         """Every input's result or exception, in input order (after :attr:`finished`)."""
@@ -600,7 +640,8 @@ class BatchEngine(Generic[S]):
 
     def unfinished_ids(self) -> list[str]:
         """Ids of runs submitted and not seen finished: where to come back to."""
-        return [i.run_id for i in self.items if i.run_id and i.result is None]
+        items = self.items or self._live.values()
+        return [i.run_id for i in items if i.run_id and i.result is None]
 
     def stop_reporting(self) -> None:
         """No more progress reports (while the batch is being stopped)."""
@@ -620,26 +661,3 @@ class BatchEngine(Generic[S]):
         else:
             return
         add_note_once(exc, note)
-
-
-def _unreadable_answer(exc: Exception) -> bool:
-    """Whether a failed look failed on the answer itself (a malformed body, a status the
-    library cannot read), not on the way to the server."""
-    if isinstance(exc, UnexpectedStatusError):
-        return True
-    return not isinstance(exc, openai.OpenAIError | httpx2.HTTPError | OSError)
-
-
-def _error_to_journal(error: UnreadableAnswerError) -> str:
-    raw = to_jsonable_python(error.raw, fallback=repr)
-    return json.dumps({"error": error.reason, "raw": raw}, ensure_ascii=True, default=repr)
-
-
-def _error_from_journal(entry: JournalEntry) -> UnreadableAnswerError:
-    assert entry.result is not None
-    try:
-        saved = json.loads(entry.result)
-        reason, raw = str(saved["error"]), saved.get("raw")
-    except (ValueError, TypeError, KeyError):
-        reason, raw = "an answer of an earlier run of this batch cannot be read", entry.result
-    return UnreadableAnswerError(reason, raw=raw, response_id=entry.run_id, key=entry.key)

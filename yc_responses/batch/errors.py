@@ -1,13 +1,28 @@
-"""What a batch raises: the whole batch's :class:`BatchError`, one input's unreadable answer."""
+"""What a batch raises: the whole batch's :class:`BatchError`, one input's unreadable answer
+(and how that is kept in the journal)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import openai
+from pydantic_core import to_jsonable_python
 
 from yc_responses.errors import UnexpectedStatusError, YCResponsesError
 
-__all__ = ["BatchError", "UnreadableAnswerError"]
+if TYPE_CHECKING:
+    from .journal import JournalEntry
+
+__all__ = [
+    "BatchError",
+    "UnreadableAnswerError",
+    "error_from_journal",
+    "error_to_journal",
+    "unreadable_answer",
+]
 
 
 class BatchError(YCResponsesError):
@@ -50,3 +65,28 @@ class UnreadableAnswerError(UnexpectedStatusError):
         self.reason = message
         where = f"input {key!r}: " if key is not None else ""
         super().__init__(f"{where}{message}", raw=raw, response_id=response_id)
+
+
+def unreadable_answer(exc: Exception) -> bool:
+    """Whether a failed look failed on the answer itself (a malformed body, a status the
+    library cannot read), not on the way to the server."""
+    if isinstance(exc, UnexpectedStatusError):
+        return True
+    return not isinstance(exc, openai.OpenAIError | httpx2.HTTPError | OSError)
+
+
+def error_to_journal(error: UnreadableAnswerError) -> str:
+    """``error`` as the journal keeps it: JSON text of its reason and raw answer."""
+    raw = to_jsonable_python(error.raw, fallback=repr)
+    return json.dumps({"error": error.reason, "raw": raw}, ensure_ascii=True, default=repr)
+
+
+def error_from_journal(entry: JournalEntry) -> UnreadableAnswerError:
+    """The error :func:`error_to_journal` kept in ``entry``."""
+    assert entry.result is not None
+    try:
+        saved = json.loads(entry.result)
+        reason, raw = str(saved["error"]), saved.get("raw")
+    except (ValueError, TypeError, KeyError):
+        reason, raw = "an answer of an earlier run of this batch cannot be read", entry.result
+    return UnreadableAnswerError(reason, raw=raw, response_id=entry.run_id, key=entry.key)

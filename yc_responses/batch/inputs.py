@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from yc_responses.results import AnyRunResult
     from yc_responses.status import RunStatus
 
-__all__ = ["BatchSource", "fingerprint", "prepare"]
+__all__ = ["BatchSource", "fingerprint", "prepare", "prepare_lazily", "refuse_single"]
 
 S = TypeVar("S")
 """A snapshot of one run: a ``Response``, or an ``Operation`` of the older API."""
@@ -82,22 +82,8 @@ def prepare(
     keys: Sequence[str] | None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every input's creation keywords and key; nothing is sent if any input is bad."""
-    if isinstance(inputs, str | bytes | Mapping):
-        raise TypeError(
-            f"map() takes a list of inputs, not one {type(inputs).__name__}: "
-            "write map([text], ...) for a single input"
-        )
-    params: list[dict[str, Any]] = []
-    for position, item in enumerate(inputs):
-        if not isinstance(item, str | Mapping):
-            raise TypeError(
-                f"input {position} is a {type(item).__name__}: give a string, or a dict of "
-                "creation keywords"
-            )
-        try:
-            params.append(source.prepare(item, defaults))
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"input {position}: {exc}") from None
+    refuse_single(inputs)
+    params = [_prepared(source, position, item, defaults) for position, item in enumerate(inputs)]
     if keys is None:
         return params, [str(position) for position in range(len(params))]
     keys = [str(key) for key in keys]
@@ -105,15 +91,65 @@ def prepare(
         raise ValueError(f"keys= has {len(keys)} keys for {len(params)} inputs: give one each")
     seen: dict[str, int] = {}
     for position, key in enumerate(keys):
-        if _unencodable(key):
-            raise ValueError(
-                f"keys= has a key with a lone surrogate at input {position} ({key!r}): "
-                "a journal cannot store it; give keys of plain text"
-            )
-        if key in seen:
-            raise ValueError(f"keys= repeats {key!r} (inputs {seen[key]} and {position})")
-        seen[key] = position
+        _check_key(key, position, seen)
     return params, keys
+
+
+def prepare_lazily(
+    source: BatchSource[S],
+    inputs: Iterable[str | Mapping[str, Any]],
+    defaults: Mapping[str, Any],
+    keys: Iterable[str] | None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each input's key and creation keywords, checked as it is taken (for ``imap``):
+    a bad input raises when it is reached, after the ones before it were sent."""
+    refuse_single(inputs)
+    given = None if keys is None else iter(keys)
+    seen: dict[str, int] = {}
+    for position, item in enumerate(inputs):
+        params = _prepared(source, position, item, defaults)
+        if given is None:
+            yield str(position), params
+            continue
+        key = next(given, None)
+        if key is None:
+            raise ValueError(f"keys= has {position} keys for more inputs: give one each")
+        _check_key(str(key), position, seen)
+        yield str(key), params
+
+
+def refuse_single(inputs: object) -> None:
+    """Refuse one input given where a list of them belongs."""
+    if isinstance(inputs, str | bytes | Mapping):
+        raise TypeError(
+            f"map() takes a list of inputs, not one {type(inputs).__name__}: "
+            "write map([text], ...) for a single input"
+        )
+
+
+def _prepared(
+    source: BatchSource[S], position: int, item: object, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    if not isinstance(item, str | Mapping):
+        raise TypeError(
+            f"input {position} is a {type(item).__name__}: give a string, or a dict of "
+            "creation keywords"
+        )
+    try:
+        return source.prepare(item, defaults)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"input {position}: {exc}") from None
+
+
+def _check_key(key: str, position: int, seen: dict[str, int]) -> None:
+    if _unencodable(key):
+        raise ValueError(
+            f"keys= has a key with a lone surrogate at input {position} ({key!r}): "
+            "a journal cannot store it; give keys of plain text"
+        )
+    if key in seen:
+        raise ValueError(f"keys= repeats {key!r} (inputs {seen[key]} and {position})")
+    seen[key] = position
 
 
 def _unencodable(text: str) -> bool:

@@ -2,7 +2,8 @@
 touches SQLite).
 
 Every input of a batch gets a row, written *before* its run is submitted and again
-after every change, each write committed to disk on its own. After a crash (even
+after every change, each write committed to disk before the next request goes out
+(the writes of one scheduler step in one transaction: :meth:`Journal.group`). After a crash (even
 ``kill -9``) the same batch reopens the journal and knows, for every input, whether
 it was never sent, sent with a known response id (attach, do not resubmit), or
 finished (read the saved result)::
@@ -33,6 +34,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -136,7 +138,8 @@ class Journal:
     """A batch's journal in the SQLite file at ``path`` (created when missing).
 
     Each method is one committed transaction (``synchronous=FULL`` in WAL mode):
-    once it returns, the row survives a crash of the process or the machine.
+    once it returns, the row survives a crash of the process or the machine; inside
+    :meth:`group`, once the group ends.
     Safe to share between threads; one process at a time (:class:`JournalInUseError`).
 
     >>> import tempfile, pathlib
@@ -149,7 +152,8 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._grouped = False
         _check_file(self.path)
         _peek(self.path)  # a file that is no journal is refused before a lock file is made
         self._lock_fd = _hold(self.path)
@@ -246,6 +250,29 @@ class Journal:
         """Remove ``key``'s row, so that the next batch submits it again."""
         self._write("DELETE FROM runs WHERE key = ?", (key,))
 
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Make every write inside one transaction, committed on the way out (also when
+        an exception leaves: each row is whole). Other threads' writes wait meanwhile.
+
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "batch.sqlite"
+        >>> with Journal(path) as journal, journal.group():
+        ...     journal.submitting("0", position=0, fingerprint="f")
+        ...     journal.submitted("0", run_id="resp_1", status="queued")
+        """
+        with self._lock:
+            if self._grouped or self._lock_fd < 0:
+                yield
+                return
+            self._execute("BEGIN IMMEDIATE", ())
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+                self._execute("COMMIT", ())
+
     def _update(self, key: str, assignments: str, values: tuple[object, ...]) -> None:
         changed = self._write(
             f"UPDATE runs SET {assignments}, updated_at = ? WHERE key = ?",  # noqa: S608
@@ -256,10 +283,13 @@ class Journal:
 
     def _write(self, sql: str, values: tuple[object, ...]) -> int:
         with self._lock:
-            try:
-                return self._db.execute(sql, values).rowcount
-            except sqlite3.Error as exc:
-                raise _unusable(self.path, exc) from None
+            return self._execute(sql, values).rowcount
+
+    def _execute(self, sql: str, values: tuple[object, ...]) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, values)
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
 
     def _read(self, sql: str, values: tuple[object, ...] = ()) -> list[Any]:
         with self._lock:

@@ -98,7 +98,7 @@ def call_progress(callback: ProgressCallback, progress: BatchProgress) -> None:
 class _ProgressBar:
     """A tqdm bar of inputs done, with the counts by state after it."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int | None) -> None:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(total=total, unit="run", desc="runs", dynamic_ncols=True)
@@ -115,13 +115,14 @@ class _ProgressBar:
 
 
 def progress_reporter(
-    progress: bool | ProgressCallback | None, total: int
+    progress: bool | ProgressCallback | None, total: int | None
 ) -> tuple[ProgressCallback | None, Callable[[], None]]:
     """The callback to report through, and how to close it.
 
     ``None``: a bar on a terminal (standard error), nothing otherwise; ``True``:
     a bar always (``tqdm.auto``: a widget in notebooks); ``False``: nothing; a
-    callable: called with every :class:`BatchProgress`.
+    callable: called with every :class:`BatchProgress`. ``total``: ``None`` when the
+    number of inputs is not known ahead.
 
     >>> report, close = progress_reporter(False, 3)
     >>> report is None

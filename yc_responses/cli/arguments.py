@@ -157,9 +157,10 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--concurrency",
         type=positive_int,
-        default=100,
+        default=None,
         metavar="N",
-        help="runs in flight at once (default: %(default)s)",
+        help="at most N runs in flight at once (default: as many as the quota and the "
+        "durations seen call for)",
     )
     batch.add_argument(
         "--journal",

@@ -1,4 +1,4 @@
-"""The ``batch`` command: check the files, run the valid lines through ``map``, summarise."""
+"""The ``batch`` command: check the files, run the valid lines through ``imap``, summarise."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from yc_responses.batch.progress import FINAL_STATES, STATE_ORDER
@@ -16,6 +17,7 @@ from yc_responses.journal import Journal, JournalError
 
 from .batch_files import (
     BatchLine,
+    Spool,
     output_record,
     parse_batch_lines,
     unwritable_output,
@@ -30,7 +32,8 @@ the errors."""
 
 
 def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> int:
-    """``yc-responses batch IN OUT``: every line of IN run once, OUT written whole."""
+    """``yc-responses batch IN OUT``: every line of IN run once, OUT written whole (its
+    records kept in a temporary file as runs end, not in memory)."""
     started = time.monotonic()
     resource = client.deferred if args.deferred else client.background
     lines = _read_batch(
@@ -44,7 +47,39 @@ def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> i
     for line in lines:
         if line.problem is not None:
             say(f"{args.input}:{line.line}: {line.problem}")
-    outcomes: list[object] = []
+    where = {line.line: index for index, line in enumerate(lines)}
+    spool = Spool(len(lines), os.path.dirname(os.path.realpath(args.output)))
+    for index, line in enumerate(lines):
+        if line.request is None:
+            spool.put(index, output_record(line))
+    with spool:
+        if valid:
+            _run_valid(args, client, context, valid, journal, spool, where)
+        summary = Summary()
+        try:
+            write_atomically(args.output, summary.tally(spool.records()))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot write {args.output} ({exc.strerror or exc}); the results are kept in "
+                f"the journal {journal}: fix the path and run the same command again"
+            ) from None
+    summary.say(args.output, journal, time.monotonic() - started)
+    if not valid:
+        say(f"no line of {args.input} is valid: fix the lines above and run the command again")
+        return EXIT_USAGE
+    return EXIT_OK if summary.all_completed else EXIT_NOT_COMPLETED
+
+
+def _run_valid(
+    args: argparse.Namespace,
+    client: YandexOpenAI,
+    context: Context,
+    valid: list[BatchLine],
+    journal: str,
+    spool: Spool,
+    where: dict[int, int],
+) -> None:
+    """Run the valid lines, keeping each one's record in ``spool`` as its run ends."""
     if valid:
         resuming = os.path.exists(journal)
         with _open_journal(journal) as opened:
@@ -63,25 +98,12 @@ def batch(args: argparse.Namespace, client: YandexOpenAI, context: Context) -> i
                 "Nothing is lost: run the same command again to resume from the journal "
                 f"{journal} (runs already submitted are attached, not sent again)."
             )
-            outcomes = _run(args, client, valid, opened)
-    by_line = dict(zip((line.line for line in valid), outcomes, strict=True))
-    records = [output_record(line, by_line.get(line.line)) for line in lines]
-    for record in records:
-        if record["error"] is not None:
-            record["error"]["message"] = context.redact(record["error"]["message"])
-    try:
-        write_atomically(args.output, records)
-    except OSError as exc:
-        raise CommandError(
-            f"cannot write {args.output} ({exc.strerror or exc}); the results are kept in "
-            f"the journal {journal}: fix the path and run the same command again"
-        ) from None
-    _summarise(records, args.output, journal, time.monotonic() - started)
-    if not valid:
-        say(f"no line of {args.input} is valid: fix the lines above and run the command again")
-        return EXIT_USAGE
-    done = all(record["status"] == "completed" for record in records)
-    return EXIT_OK if done else EXIT_NOT_COMPLETED
+            for index, outcome in _run(args, client, valid, opened):
+                line = valid[index]
+                record = output_record(line, outcome)
+                if record["error"] is not None:
+                    record["error"]["message"] = context.redact(record["error"]["message"])
+                spool.put(where[line.line], record)
 
 
 def _open_journal(journal: str) -> Journal:
@@ -98,8 +120,9 @@ def _open_journal(journal: str) -> Journal:
 
 def _run(
     args: argparse.Namespace, client: YandexOpenAI, valid: list[BatchLine], opened: Journal
-) -> list[object]:
-    """The outcome of every valid line, in order, through the library's ``map``."""
+) -> Iterator[tuple[int, object]]:
+    """``(index in valid, outcome)`` of every valid line as its run ends, through the
+    library's ``imap``."""
     requests = [line.request for line in valid if line.request is not None]
     options: dict[str, Any] = {
         "model": args.model,
@@ -110,9 +133,9 @@ def _run(
         "resubmit_ambiguous": args.resubmit_ambiguous,
         "run_timeout": args.run_timeout,
     }
-    if args.deferred:
-        return list(client.deferred.map(requests, return_exceptions=True, **options))
-    return list(client.background.map(requests, return_exceptions=True, **options))
+    resource = client.deferred if args.deferred else client.background
+    pairs: Iterator[tuple[int, object]] = resource.imap(requests, **options)
+    return pairs
 
 
 def _read_batch(path: str, **parse: Any) -> list[BatchLine]:
@@ -147,29 +170,55 @@ def _check_output(source: str, output: str, journal: str) -> None:
             raise CommandError(f"cannot write to {directory}: pick another path", EXIT_USAGE)
 
 
-def _summarise(records: list[dict[str, Any]], output: str, journal: str, seconds: float) -> None:
-    counts = Counter(record["status"] for record in records)
-    parts = ", ".join(f"{counts[status]} {status}" for status in _SUMMARY_ORDER if counts[status])
-    tokens = [record["usage"] for record in records if record["usage"] is not None]
-    usage = ""
-    if tokens:
-        total_in = sum(u["input_tokens"] for u in tokens)
-        total_out = sum(u["output_tokens"] for u in tokens)
-        usage = f"; tokens: {total_in} in, {total_out} out"
-    say(f"{len(records)} lines in {seconds:.1f} s: {parts}{usage}; wrote {output}")
-    ambiguous = sum(
-        1
-        for record in records
-        if record["error"] is not None
-        and record["error"]["code"] == AmbiguousSubmissionError.__name__
-    )
-    if ambiguous:
-        say(
-            f"{ambiguous} line(s) may have been started without an id coming back: check the "
-            "AI Studio console, then send them again with --resubmit-ambiguous if needed"
+class Summary:
+    """What the closing lines say, counted as OUT's records go by."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lines = 0
+        self.tokens: list[int] | None = None
+        self.ambiguous = 0
+
+    @property
+    def all_completed(self) -> bool:
+        """Every line's run completed."""
+        return self.counts["completed"] == self.lines
+
+    def tally(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``records`` as they are, each one counted."""
+        for record in records:
+            self.lines += 1
+            self.counts[record["status"]] += 1
+            usage = record["usage"]
+            if usage is not None:
+                totals = self.tokens or [0, 0]
+                self.tokens = [
+                    totals[0] + usage["input_tokens"],
+                    totals[1] + usage["output_tokens"],
+                ]
+            error = record["error"]
+            if error is not None and error["code"] == AmbiguousSubmissionError.__name__:
+                self.ambiguous += 1
+            yield record
+
+    def say(self, output: str, journal: str, seconds: float) -> None:
+        """Print the summary lines."""
+        counts = self.counts
+        parts = ", ".join(
+            f"{counts[status]} {status}" for status in _SUMMARY_ORDER if counts[status]
         )
-    if counts["completed"] < len(records) and counts["invalid"] < len(records):
-        say(
-            f"the journal {journal} keeps every finished run: running the same command again "
-            "reads them from it instead of paying for them twice"
-        )
+        usage = ""
+        if self.tokens is not None:
+            usage = f"; tokens: {self.tokens[0]} in, {self.tokens[1]} out"
+        say(f"{self.lines} lines in {seconds:.1f} s: {parts}{usage}; wrote {output}")
+        if self.ambiguous:
+            say(
+                f"{self.ambiguous} line(s) may have been started without an id coming back: "
+                "check the AI Studio console, then send them again with --resubmit-ambiguous "
+                "if needed"
+            )
+        if counts["completed"] < self.lines and counts["invalid"] < self.lines:
+            say(
+                f"the journal {journal} keeps every finished run: running the same command "
+                "again reads them from it instead of paying for them twice"
+            )

@@ -12,7 +12,8 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from .errors import server_message
 __all__ = [
     "BatchLine",
     "Check",
+    "Spool",
     "library_check",
     "output_record",
     "parse_batch_lines",
@@ -323,6 +325,41 @@ def write_atomically(path: str, records: Iterable[dict[str, Any]]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
         raise
+
+
+class Spool:
+    """OUT.jsonl's records kept in a temporary file as runs end, handed back in line
+    order: memory holds one offset a line, not the records.
+
+    >>> with Spool(2) as spool:
+    ...     spool.put(1, {"line": 2}); spool.put(0, {"line": 1})
+    ...     [record["line"] for record in spool.records()]
+    [1, 2]
+    """
+
+    def __init__(self, count: int, folder: str | None = None) -> None:
+        self._file = tempfile.TemporaryFile("w+b", dir=folder)  # noqa: SIM115 - see close()
+        self._offsets = array("q", [-1]) * count
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._file.close()
+
+    def put(self, index: int, record: dict[str, Any]) -> None:
+        """Keep the record of the ``index``-th line."""
+        self._file.seek(0, os.SEEK_END)
+        self._offsets[index] = self._file.tell()
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+        self._file.write(text.encode("utf-8", "backslashreplace"))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record kept, in line order."""
+        for offset in self._offsets:
+            if offset >= 0:
+                self._file.seek(offset)
+                yield json.loads(self._file.readline())
 
 
 def _umask() -> int:

@@ -49,6 +49,9 @@ _CREATE_KEYWORDS = frozenset(inspect.signature(Responses.create).parameters) - {
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
+_RUNNING = frozenset({"queued", "in_progress"})
+"""The statuses of a run still going."""
+
 _STATUS_EVENTS = frozenset(
     {
         "response.created",
@@ -329,7 +332,21 @@ class ResponsesKind:
 
 
 def _parsed(raw: Any) -> object:
-    """The answer's body as the official client reads it; an unreadable one as its text."""
+    """The answer's body as the official client reads it; an unreadable one as its text.
+
+    A run still going is read without the official client's validation of every
+    field (most looks at a run only need its status): the same ``Response``, its
+    nested values left as plain JSON."""
+    try:
+        body = json.loads(raw.text)
+    except (ValueError, TypeError):
+        body = None
+    if (
+        isinstance(body, dict)
+        and body.get("status") in _RUNNING
+        and isinstance(body.get("id"), str)
+    ):
+        return Response.construct(**body)
     try:
         return raw.parse()
     except ValueError:
