@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
@@ -18,12 +19,14 @@ from yc_responses import (
     AsyncYandexOpenAI,
     BackgroundRun,
     Completed,
+    Journal,
     PollPolicy,
     RunTimeoutError,
     ServiceUnreachableError,
     UnexpectedStatusError,
     YandexOpenAI,
 )
+from yc_responses.auth import CredentialsError, EnvToken
 from yc_responses.testing import Emulator, Fault, Outcome
 
 from .misbehaving import RUN_ID, MisbehavingServer
@@ -212,3 +215,30 @@ def test_the_callers_own_authorization_is_not_replaced_after_a_401() -> None:
                 model="yandexgpt", input="x", extra_headers={"Authorization": "Bearer not-mine"}
             )
         assert emulator.stats.requests["responses.create"] == 1
+
+
+@pytest.mark.parametrize("server", [{"retrieve": "drip"}], indirect=True)
+def test_a_batch_run_timeout_holds_against_a_dripped_status_body(
+    server: MisbehavingServer,
+) -> None:
+    with server.client() as client:
+        started = time.monotonic()
+        results = client.background.map(
+            ["Hi"], model="yandexgpt", run_timeout=2, return_exceptions=True, progress=False
+        )
+        _within(3.5, started)
+    assert isinstance(results[0], RunTimeoutError)
+
+
+def test_credentials_that_give_no_token_stop_a_batch_and_leave_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("YC_TOKEN", raising=False)
+    journal = tmp_path / "batch.sqlite"
+    with Emulator() as emulator:
+        client = emulator.client(api_key=None, credentials=EnvToken())
+        with client, pytest.raises(CredentialsError):
+            client.background.map(["a", "b", "c"], model="yandexgpt", journal=journal)
+        assert emulator.stats.creations == 0
+    with Journal(journal) as opened:
+        assert list(opened.entries()) == []  # nothing that "may have started"

@@ -41,7 +41,7 @@ import anyio.to_thread
 import httpx2
 
 from .clock import Clock
-from .errors import ConfigurationError, YCResponsesError
+from .errors import ConfigurationError
 from .settings import DEFAULT_IAM_ENDPOINT
 
 __all__ = [
@@ -96,7 +96,7 @@ _EXTRA_HINT = "pip install 'yc-responses[auth]'"
 AuthKind = Literal["api_key", "iam_token"]
 
 
-class CredentialsError(YCResponsesError):
+class CredentialsError(ConfigurationError):
     """A provider could not get a token; the message names it and what to check.
 
     It never holds the key or the token, and it chains no lower-level exception.

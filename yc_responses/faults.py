@@ -20,7 +20,7 @@ from typing import Any
 import httpx2
 import openai
 
-from .errors import UnexpectedStatusError
+from .errors import ConfigurationError, UnexpectedStatusError
 
 __all__ = [
     "cancel_refused",
@@ -31,6 +31,7 @@ __all__ = [
     "is_transient",
     "is_unreachable",
     "may_have_started",
+    "never_sent",
     "stops_everything",
     "unreachable_reason",
     "was_not_sent",
@@ -98,6 +99,8 @@ def stops_everything(exc: BaseException) -> bool:
     would fail alike."""
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return True
+    if isinstance(exc, ConfigurationError):  # no token could be had, a setting is wrong
+        return True
     return is_folder_mismatch(exc)
 
 
@@ -136,6 +139,15 @@ def may_have_started(exc: BaseException) -> bool:
     if isinstance(exc, UnexpectedStatusError):
         return True
     return is_transient(exc) and not was_not_sent(exc)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a submission failed before anything went out: not an error of the official
+    client or its transport (those may come after sending), but a refused configuration,
+    credentials that gave no token, a body that could not be encoded."""
+    if isinstance(exc, openai.APIError | httpx2.TransportError):
+        return False
+    return not may_have_started(exc)
 
 
 def cancel_retryable(exc: BaseException) -> bool:

@@ -318,7 +318,8 @@ class Resource(Generic[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):
     def _requests(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The creation and the status look of a batch, as the kind builds them."""
         kind = self.kind
-        return kind.create, lambda run_id, timeout: kind.fetch(run_id, timeout)
+        # a look is bounded as a whole, however slowly its answer comes (run_timeout holds)
+        return kind.create, lambda run_id, timeout: kind.fetch(run_id, timeout).within(timeout)
 
 
 class SyncResource(Resource[ClientT, S, RunT, ResultsT, ResultsOrErrorsT]):

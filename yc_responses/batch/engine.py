@@ -31,7 +31,13 @@ from yc_responses.errors import (
     YCResponsesError,
     add_note_once,
 )
-from yc_responses.faults import headers_of, is_refusal, stops_everything, was_not_sent
+from yc_responses.faults import (
+    headers_of,
+    is_refusal,
+    never_sent,
+    stops_everything,
+    was_not_sent,
+)
 from yc_responses.polling import FaultBudget, PollLoop, PollPolicy, Snapshot, server_hint
 from yc_responses.quotas import Gate, Quotas, at_least_epsilon
 
@@ -468,6 +474,12 @@ class BatchEngine(Generic[S]):
             return
         if isinstance(exc, UnexpectedStatusError):  # an answer came, without an id to follow
             self._finish_with(item, self._unreadable(item, "the creation answer", exc.raw, exc))
+            return
+        if never_sent(exc):  # failed before anything went out (credentials, encoding)
+            self._record("forget", item.key)
+            self._resolve(item, error=exc)
+            if stops_everything(exc):
+                self.fatal = exc
             return
         # a 5xx, a timeout, a dropped connection, an unreadable answer: it may have started
         self._resolve(item, error=AmbiguousSubmissionError(exc, key=item.key))
