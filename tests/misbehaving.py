@@ -21,37 +21,16 @@ from typing import Any
 
 from yc_responses import YandexOpenAI
 
+from .test_background import response_body as scripted_body
+
 RUN_ID = "resp_odd"
 
 
 def response_body(
     status: str = "in_progress", run_id: str = RUN_ID, **fields: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": run_id,
-        "object": "response",
-        "created_at": 1,
-        "model": "gpt://b1g/yandexgpt/latest",
-        "output": [],
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "background": True,
-        "status": status,
-    }
-    body.update(fields)
-    return body
-
-
-def _message(text: str) -> dict[str, Any]:
-    content = [{"type": "output_text", "text": text, "annotations": []}]
-    return {
-        "type": "message",
-        "id": "m",
-        "role": "assistant",
-        "status": "completed",
-        "content": content,
-    }
+    """A Responses API body of run ``run_id`` (the one the scripted tests use, renamed)."""
+    return scripted_body(status, id=run_id, **fields)
 
 
 class MisbehavingServer:
@@ -124,7 +103,7 @@ class MisbehavingServer:
             ),
             "completed": (
                 "application/json",
-                json.dumps(response_body("completed", output=[_message("done")])).encode(),
+                json.dumps(response_body("completed")).encode(),
             ),
             "null-output": (
                 "application/json",
